@@ -1,0 +1,108 @@
+"""The one table from domain errors to HTTP statuses, and the handlers that apply it.
+
+Every error body is `{"error": {"code", "message", "field"?}}`. Validation errors are rebuilt
+from pydantic's type and location only: the rejected `input` (possibly a secret) never leaves.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vaultauth.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    NotPermitted,
+    Unavailable,
+    VaultauthError,
+)
+
+log = logging.getLogger("vaultauth.api")
+
+STATUS_OF: dict[type[VaultauthError], int] = {
+    InvalidInput: 422,
+    NotAuthenticated: 401,
+    NotPermitted: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Unavailable: 503,
+}
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    detail: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        detail["field"] = field
+    return JSONResponse({"error": detail}, status_code=status, headers=headers)
+
+
+def status_of(exc: VaultauthError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 500
+
+
+def _validation_code(kind: str, field: str) -> str:
+    if field == "authType":
+        return "invalid_auth_type"
+    return {
+        "missing": "missing_field",
+        "string_too_long": "field_too_long",
+        "too_long": "field_too_long",
+    }.get(kind, "invalid_field")
+
+
+def install_error_handlers(app: FastAPI, retry_after_seconds: int) -> None:
+    @app.exception_handler(VaultauthError)
+    async def domain_error(_request: Request, exc: VaultauthError) -> JSONResponse:
+        status = status_of(exc)
+        headers = {"Retry-After": str(retry_after_seconds)} if status == 503 else None
+        if status == 503:
+            log.warning("backend unavailable: %s", exc.code)
+        return error_response(status, exc.code, exc.message, exc.field, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        kind = str(first.get("type", ""))
+        location = [str(part) for part in first.get("loc", ())]
+        field = ".".join(location[1:]) if location[:1] in (["body"], ["query"], ["path"]) else ""
+        if kind == "json_invalid":
+            return error_response(400, "malformed_json", "the body is not valid JSON")
+        message = f"{field or 'body'}: {first.get('msg', 'invalid value')}"
+        return error_response(422, _validation_code(kind, field), message, field or None)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error of type %s", type(exc).__name__)
+        return error_response(500, "internal_error", "an unexpected error occurred")

@@ -1,0 +1,168 @@
+"""Wire schemas of the Integration Auth API (camelCase, as the contract spells them).
+
+Input is liberal (any authType casing; headers as a list, an object or a nested list); output
+is always canonical. Credential fields stay raw here and are validated by the domain once the
+auth type is known, so fields of another type are ignored rather than rejected.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from vaultauth.models import (
+    MAX_API_KEY_VALUE,
+    MAX_PASSWORD,
+    MAX_TOKEN,
+    MAX_USERNAME,
+    AuthRecord,
+    AuthType,
+    Header,
+)
+
+
+def _auth_type(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _headers(value: object) -> object:
+    """Accept `[{key, value}]`, `{name: value}` and `[[{key, value}]]`; give `[{key, value}]`."""
+    if isinstance(value, dict):
+        return [{"key": k, "value": v} for k, v in value.items()]
+    if isinstance(value, list):
+        flat: list[object] = []
+        for item in value:
+            flat.extend(item if isinstance(item, list) else [item])
+        return flat
+    return value
+
+
+def _secret_schema(max_length: int) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "maxLength": max_length, "writeOnly": True})
+
+
+_API_KEY_SCHEMA = WithJsonSchema(
+    {
+        "type": "object",
+        "writeOnly": True,
+        "required": ["key"],
+        "properties": {
+            "key": {"type": "string", "description": "header or query parameter name"},
+            "value": {"type": "string", "maxLength": MAX_API_KEY_VALUE},
+            "position": {"type": "string", "enum": ["header", "query"], "default": "header"},
+        },
+    }
+)
+
+AuthTypeIn = Annotated[AuthType, BeforeValidator(_auth_type)]
+HeadersIn = Annotated[list[Header], BeforeValidator(_headers)]
+
+
+class _CredentialFields(BaseModel):
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    token: Annotated[Any, _secret_schema(MAX_TOKEN), Field(repr=False)] = None
+    username: Annotated[Any, WithJsonSchema({"type": "string", "maxLength": MAX_USERNAME})] = None
+    password: Annotated[Any, _secret_schema(MAX_PASSWORD), Field(repr=False)] = None
+    apiKey: Annotated[Any, _API_KEY_SCHEMA, Field(repr=False)] = None
+
+    def credential_fields(self) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "username": self.username,
+            "password": self.password,
+            "apiKey": self.apiKey,
+        }
+
+
+class AuthCreateBody(_CredentialFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "authType": "BEARER_TOKEN",
+                    "token": "<the bearer token>",
+                    "headers": [{"key": "Accept", "value": "application/json"}],
+                }
+            ]
+        }
+    )
+
+    authType: AuthTypeIn
+    headers: HeadersIn = Field(default_factory=list)
+
+
+class AuthUpdateBody(_CredentialFields):
+    authType: AuthTypeIn | None = None
+    headers: HeadersIn | None = None
+
+
+class HeaderOut(BaseModel):
+    key: str
+    value: str
+
+
+class ApiKeyOut(BaseModel):
+    key: str
+    position: str
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class AuthOut(BaseModel):
+    """The record: metadata only, never a secret value."""
+
+    authId: str
+    integrationId: str
+    authType: AuthType
+    headers: list[HeaderOut]
+    apiKey: ApiKeyOut | None = None
+    version: int
+    createdAt: str
+    updatedAt: str
+
+    @classmethod
+    def of(cls, record: AuthRecord) -> AuthOut:
+        api_key = None
+        if record.api_key_name is not None and record.api_key_position is not None:
+            api_key = ApiKeyOut(key=record.api_key_name, position=record.api_key_position.value)
+        return cls(
+            authId=record.auth_id,
+            integrationId=record.integration_id,
+            authType=record.auth_type,
+            headers=[HeaderOut(key=h.key, value=h.value) for h in record.headers],
+            apiKey=api_key,
+            version=record.version,
+            createdAt=_rfc3339(record.created_at),
+            updatedAt=_rfc3339(record.updated_at),
+        )
+
+
+class AuthList(BaseModel):
+    data: list[AuthOut]
+    nextCursor: str | None
+
+
+class ResolveOut(BaseModel):
+    """What to put on the outbound request. The one response that carries secret values."""
+
+    authId: str
+    integrationId: str
+    authType: AuthType
+    version: int
+    headers: dict[str, str]
+    query: dict[str, str]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail

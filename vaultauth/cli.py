@@ -1,0 +1,159 @@
+"""The `vaultauth` command line: serve, dev, keys ...; domain errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vaultauth.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+    VaultauthError,
+)
+from vaultauth.keys import ApiKeyRecord, Scope, generate_key
+from vaultauth.settings import Settings
+
+EXIT_INVALID = 2
+EXIT_NOT_FOUND = 3
+EXIT_CONFLICT = 4
+EXIT_UNAVAILABLE = 5
+
+app = typer.Typer(help="vaultauth: integration credentials kept in Vault.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Manage API keys (stored as hashes in the index).", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
+
+
+def exit_code_of(exc: VaultauthError) -> int:
+    if isinstance(exc, InvalidInput):
+        return EXIT_INVALID
+    if isinstance(exc, NotFound):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, Conflict):
+        return EXIT_CONFLICT
+    if isinstance(exc, Unavailable):
+        return EXIT_UNAVAILABLE
+    return 1
+
+
+def _fail(exc: VaultauthError) -> typer.Exit:
+    typer.echo(f"error: {exc.message}", err=True)
+    return typer.Exit(exit_code_of(exc))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+) -> None:
+    """Run the facade with the VAULTAUTH_* configuration."""
+    import uvicorn
+
+    from vaultauth.api import create_app
+
+    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="Port of the facade.")] = 8080,
+    vault_port: Annotated[int, typer.Option(help="Port of the embedded OpenBao.")] = 8200,
+    host: Annotated[str, typer.Option(help="Interface of the facade.")] = "127.0.0.1",
+) -> None:
+    """Run the facade on an embedded OpenBao and SQLite in the data dir (development only)."""
+    from vaultauth.devserver import run_dev
+
+    try:
+        run_dev(Settings(), host=host, port=port, vault_port=vault_port)
+    except VaultauthError as exc:
+        raise _fail(exc) from None
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant whose records the key reaches.")],
+    scope: Annotated[list[str], typer.Option(help="auth:read, auth:write, credentials:read.")],
+) -> None:
+    """Create a key and print it, alone, on stdout (it is shown only this once)."""
+    try:
+        plaintext = create_key(Settings(), tenant, [Scope.parse(s) for s in scope])
+    except VaultauthError as exc:
+        raise _fail(exc) from None
+    typer.echo(plaintext)
+
+
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
+) -> None:
+    """List keys: id, tenant, scopes, created, revoked (never the key itself)."""
+    from vaultauth.wiring import build_index
+
+    try:
+        engine, index = build_index(Settings())
+        try:
+            for key in index.list_keys(tenant):
+                revoked = key.revoked_at.isoformat() if key.revoked_at else "-"
+                scopes = ",".join(sorted(s.value for s in key.scopes))
+                typer.echo(
+                    f"{key.key_id}\t{key.tenant}\t{scopes}\t{key.created_at.isoformat()}\t{revoked}"
+                )
+        finally:
+            engine.dispose()
+    except VaultauthError as exc:
+        raise _fail(exc) from None
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id from `keys list`.")],
+) -> None:
+    """Revoke a key; requests with it get 401 from then on."""
+    from vaultauth.wiring import build_index
+
+    try:
+        engine, index = build_index(Settings())
+        try:
+            if not index.revoke_key(key_id, datetime.now(UTC)):
+                raise NotFound("no such active key")
+        finally:
+            engine.dispose()
+    except VaultauthError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"revoked {key_id}", err=True)
+
+
+def create_key(settings: Settings, tenant: str, scopes: list[Scope]) -> str:
+    """Store a new key's hash in the index; return the plaintext key."""
+    from vaultauth.ids import validate_path_segment
+    from vaultauth.wiring import build_index
+
+    validate_path_segment(tenant, "tenant")
+    if not scopes:
+        raise InvalidInput("give at least one --scope", code="missing_scope")
+    key_id, plaintext, secret_hash = generate_key()
+    engine, index = build_index(settings)
+    try:
+        index.add_key(
+            ApiKeyRecord(
+                key_id=key_id,
+                tenant=tenant,
+                scopes=frozenset(scopes),
+                secret_hash=secret_hash,
+                created_at=datetime.now(UTC),
+            )
+        )
+    finally:
+        engine.dispose()
+    return plaintext
+
+
+def main() -> None:
+    app(prog_name=Path(sys.argv[0]).name if sys.argv[0].endswith("vaultauth") else "vaultauth")

@@ -1,0 +1,75 @@
+"""The secret document kept in Vault: enough on its own to build the outbound credential.
+
+Services that read Vault directly (see `vaultauth.client.vault`) use nothing else, so the
+document carries the non-secret parts too (authType, API key name and position, headers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from vaultauth.errors import InvalidInput
+from vaultauth.models import (
+    ApiKeyCredential,
+    AuthType,
+    BasicCredential,
+    BearerCredential,
+    Credential,
+    Header,
+    NoAuthCredential,
+)
+
+DOCUMENT_FORMAT = "1"
+
+
+@dataclass(frozen=True)
+class SecretDocument:
+    auth_type: AuthType
+    credential: Credential
+    headers: tuple[Header, ...]
+
+    def to_vault(self) -> dict[str, Any]:
+        """The KV v2 `data` object; the one place secrets are revealed for storage."""
+        document: dict[str, Any] = {
+            "format": DOCUMENT_FORMAT,
+            "authType": self.auth_type.value,
+            "headers": [{"key": h.key, "value": h.value} for h in self.headers],
+        }
+        credential = self.credential
+        if isinstance(credential, BasicCredential):
+            document["username"] = credential.username
+            document["password"] = credential.password.get_secret_value()
+        elif isinstance(credential, BearerCredential):
+            document["token"] = credential.token.get_secret_value()
+        elif isinstance(credential, ApiKeyCredential):
+            document["apiKey"] = {
+                "key": credential.key,
+                "value": credential.value.get_secret_value(),
+                "position": credential.position.value,
+            }
+        return document
+
+    @classmethod
+    def from_vault(cls, data: dict[str, Any]) -> SecretDocument:
+        """Parse a KV `data` object; raises InvalidInput (without values) when malformed."""
+        try:
+            auth_type = AuthType.parse(data.get("authType"))
+            headers = tuple(Header.model_validate(h) for h in data.get("headers") or [])
+            credential: Credential
+            match auth_type:
+                case AuthType.NO_AUTH:
+                    credential = NoAuthCredential()
+                case AuthType.BASIC_AUTH:
+                    credential = BasicCredential.model_validate(data)
+                case AuthType.BEARER_TOKEN:
+                    credential = BearerCredential.model_validate(data)
+                case AuthType.API_KEY:
+                    credential = ApiKeyCredential.model_validate(data.get("apiKey"))
+        except (ValidationError, InvalidInput):
+            raise InvalidInput(
+                "the secret document in Vault is malformed", code="malformed_secret_document"
+            ) from None
+        return cls(auth_type=auth_type, credential=credential, headers=headers)

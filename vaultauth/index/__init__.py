@@ -1,0 +1,1 @@
+"""The metadata index: SQLAlchemy Core on SQLite (default) or PostgreSQL, Alembic migrations."""

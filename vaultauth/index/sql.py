@@ -1,0 +1,261 @@
+"""SqlMetadataIndex: every query of the index lives here; SQLAlchemy errors -> errors.*."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, or_, select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+
+from vaultauth.errors import Conflict, IndexUnavailable, InvalidInput
+from vaultauth.index.schema import STATE_ACTIVE, STATE_DELETING, api_keys, auth_records
+from vaultauth.keys import ApiKeyRecord, Scope
+from vaultauth.models import ApiKeyPosition, AuthRecord, AuthType, Header, Page
+
+T = TypeVar("T")
+
+
+def create_index_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """One engine per process. SQLite gets WAL and a busy timeout so threads can share it."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=pool_size
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=5,
+        connect_args={"connect_timeout": 5} if parsed.get_backend_name() == "postgresql" else {},
+    )
+
+
+def _encode_cursor(record: AuthRecord) -> str:
+    raw = json.dumps([record.created_at.isoformat(), record.auth_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, auth_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), str(auth_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidInput(
+            "cursor is not one this service returned", code="invalid_cursor", field="cursor"
+        ) from None
+
+
+def _record_from(row: Any) -> AuthRecord:
+    return AuthRecord(
+        tenant=row.tenant,
+        integration_id=row.integration_id,
+        auth_id=row.auth_id,
+        auth_type=AuthType(row.auth_type),
+        headers=tuple(Header.model_validate(h) for h in row.headers),
+        api_key_name=row.api_key_name,
+        api_key_position=ApiKeyPosition(row.api_key_position) if row.api_key_position else None,
+        version=row.kv_version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _columns_of(record: AuthRecord) -> dict[str, Any]:
+    return {
+        "auth_type": record.auth_type.value,
+        "headers": [{"key": h.key, "value": h.value} for h in record.headers],
+        "api_key_name": record.api_key_name,
+        "api_key_position": record.api_key_position.value if record.api_key_position else None,
+        "kv_version": record.version,
+        "updated_at": record.updated_at,
+    }
+
+
+def _key_from(row: Any) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        key_id=row.key_id,
+        tenant=row.tenant,
+        scopes=frozenset(Scope(s) for s in row.scopes.split()),
+        secret_hash=row.secret_hash,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def _same_record(tenant: str, integration_id: str, auth_id: str) -> Any:
+    return and_(
+        auth_records.c.tenant == tenant,
+        auth_records.c.integration_id == integration_id,
+        auth_records.c.auth_id == auth_id,
+    )
+
+
+class SqlMetadataIndex:
+    """MetadataIndex and KeyIndex on one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as connection:
+                yield connection
+        except sa_exc.IntegrityError:
+            raise Conflict("the record already exists") from None
+        except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError):
+            raise IndexUnavailable("the metadata index is unavailable") from None
+        except sa_exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise IndexUnavailable("the metadata index is unavailable") from None
+            raise
+
+    def _run(self, work: Callable[[Connection], T]) -> T:
+        with self._begin() as connection:
+            return work(connection)
+
+    def insert(self, record: AuthRecord) -> None:
+        self._run(
+            lambda c: c.execute(
+                auth_records.insert().values(
+                    tenant=record.tenant,
+                    integration_id=record.integration_id,
+                    auth_id=record.auth_id,
+                    state=STATE_ACTIVE,
+                    created_at=record.created_at,
+                    **_columns_of(record),
+                )
+            )
+        )
+
+    def get(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord | None:
+        query = select(auth_records).where(
+            _same_record(tenant, integration_id, auth_id), auth_records.c.state == STATE_ACTIVE
+        )
+        row = self._run(lambda c: c.execute(query).first())
+        return _record_from(row) if row is not None else None
+
+    def list_page(
+        self, tenant: str, integration_id: str, *, limit: int, cursor: str | None
+    ) -> Page:
+        query = select(auth_records).where(
+            auth_records.c.tenant == tenant,
+            auth_records.c.integration_id == integration_id,
+            auth_records.c.state == STATE_ACTIVE,
+        )
+        if cursor is not None:
+            created_at, auth_id = _decode_cursor(cursor)
+            query = query.where(
+                or_(
+                    auth_records.c.created_at < created_at,
+                    and_(auth_records.c.created_at == created_at, auth_records.c.auth_id < auth_id),
+                )
+            )
+        query = query.order_by(
+            auth_records.c.created_at.desc(), auth_records.c.auth_id.desc()
+        ).limit(limit + 1)
+        rows = self._run(lambda c: c.execute(query).all())
+        records = [_record_from(row) for row in rows[:limit]]
+        next_cursor = _encode_cursor(records[-1]) if len(rows) > limit else None
+        return Page(records=records, next_cursor=next_cursor)
+
+    def update(self, record: AuthRecord, *, expected_version: int) -> bool:
+        statement = (
+            update(auth_records)
+            .where(
+                _same_record(record.tenant, record.integration_id, record.auth_id),
+                auth_records.c.state == STATE_ACTIVE,
+                auth_records.c.kv_version == expected_version,
+            )
+            .values(**_columns_of(record))
+        )
+        return self._run(lambda c: c.execute(statement).rowcount == 1)
+
+    def mark_deleting(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord | None:
+        def work(connection: Connection) -> AuthRecord | None:
+            connection.execute(
+                update(auth_records)
+                .where(_same_record(tenant, integration_id, auth_id))
+                .values(state=STATE_DELETING)
+            )
+            row = connection.execute(
+                select(auth_records).where(_same_record(tenant, integration_id, auth_id))
+            ).first()
+            return _record_from(row) if row is not None else None
+
+        return self._run(work)
+
+    def remove(self, tenant: str, integration_id: str, auth_id: str) -> None:
+        self._run(
+            lambda c: c.execute(
+                delete(auth_records).where(_same_record(tenant, integration_id, auth_id))
+            )
+        )
+
+    def all_records(self, tenant: str | None) -> Iterator[tuple[AuthRecord, bool]]:
+        query = select(auth_records).order_by(
+            auth_records.c.tenant, auth_records.c.integration_id, auth_records.c.auth_id
+        )
+        if tenant is not None:
+            query = query.where(auth_records.c.tenant == tenant)
+        rows = self._run(lambda c: c.execute(query).all())
+        for row in rows:
+            yield _record_from(row), row.state == STATE_DELETING
+
+    def check_ready(self) -> None:
+        self._run(lambda c: c.execute(select(1)).scalar_one())
+
+    def add_key(self, key: ApiKeyRecord) -> None:
+        self._run(
+            lambda c: c.execute(
+                api_keys.insert().values(
+                    key_id=key.key_id,
+                    tenant=key.tenant,
+                    scopes=" ".join(sorted(s.value for s in key.scopes)),
+                    secret_hash=key.secret_hash,
+                    created_at=key.created_at,
+                    revoked_at=key.revoked_at,
+                )
+            )
+        )
+
+    def find_key(self, key_id: str) -> ApiKeyRecord | None:
+        query = select(api_keys).where(api_keys.c.key_id == key_id)
+        row = self._run(lambda c: c.execute(query).first())
+        return _key_from(row) if row is not None else None
+
+    def list_keys(self, tenant: str | None = None) -> list[ApiKeyRecord]:
+        query = select(api_keys).order_by(api_keys.c.created_at)
+        if tenant is not None:
+            query = query.where(api_keys.c.tenant == tenant)
+        return [_key_from(row) for row in self._run(lambda c: c.execute(query).all())]
+
+    def revoke_key(self, key_id: str, at: datetime) -> bool:
+        statement = (
+            update(api_keys)
+            .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return self._run(lambda c: c.execute(statement).rowcount == 1)

@@ -1,0 +1,297 @@
+"""The domain: auth types, the metadata record, the secret credential and their validation.
+
+Validation here is the only place the contract's field rules live, so the HTTP layer, the CLI
+and the client library all agree on them. Secret values are `SecretStr` until `resolve` or the
+Vault document reveals them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+)
+
+from vaultauth.errors import InvalidInput
+
+MAX_HEADERS = 32
+MAX_HEADER_NAME = 256
+MAX_HEADER_VALUE = 4096
+MAX_USERNAME = 256
+MAX_PASSWORD = 512
+MAX_TOKEN = 16384
+MAX_API_KEY_VALUE = 4096
+
+# RFC 9110 field-name: a "token" of visible ASCII without separators.
+_TOKEN_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_FORBIDDEN_VALUE_CHARS = re.compile(r"[\r\n\x00]")
+
+
+class AuthType(StrEnum):
+    NO_AUTH = "NO_AUTH"
+    BASIC_AUTH = "BASIC_AUTH"
+    BEARER_TOKEN = "BEARER_TOKEN"
+    API_KEY = "API_KEY"
+
+    @classmethod
+    def parse(cls, value: object) -> AuthType:
+        """Accept any casing (the published pages show both `api_key` and `API_KEY`)."""
+        if isinstance(value, str):
+            try:
+                return cls(value.strip().upper())
+            except ValueError:
+                pass
+        raise InvalidInput(
+            "authType must be one of NO_AUTH, BASIC_AUTH, BEARER_TOKEN, API_KEY",
+            code="invalid_auth_type",
+            field="authType",
+        )
+
+
+class ApiKeyPosition(StrEnum):
+    HEADER = "header"
+    QUERY = "query"
+
+
+def _check_field_name(value: str) -> str:
+    if not _TOKEN_RE.fullmatch(value):
+        raise ValueError("must be a valid HTTP field name (letters, digits and !#$%&'*+-.^_`|~)")
+    return value
+
+
+def _check_field_value(value: str) -> str:
+    if _FORBIDDEN_VALUE_CHARS.search(value):
+        raise ValueError("must not contain CR, LF or NUL")
+    return value
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+FieldName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_HEADER_NAME),
+    AfterValidator(_check_field_name),
+]
+FieldValue = Annotated[
+    str, StringConstraints(max_length=MAX_HEADER_VALUE), AfterValidator(_check_field_value)
+]
+
+
+class Header(BaseModel):
+    """A static header sent with every outbound request under an auth."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    key: FieldName
+    value: FieldValue
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
+
+
+class NoAuthCredential(_Strict):
+    kind: Literal["none"] = "none"
+
+
+class BasicCredential(_Strict):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=MAX_USERNAME)]
+    password: Annotated[SecretStr, Field(max_length=MAX_PASSWORD)]
+
+
+class BearerCredential(_Strict):
+    token: Annotated[SecretStr, Field(min_length=1, max_length=MAX_TOKEN)]
+
+
+class ApiKeyCredential(_Strict):
+    key: FieldName
+    value: Annotated[SecretStr, Field(min_length=1, max_length=MAX_API_KEY_VALUE)]
+    position: Annotated[ApiKeyPosition, BeforeValidator(_lower)] = ApiKeyPosition.HEADER
+
+
+Credential = NoAuthCredential | BasicCredential | BearerCredential | ApiKeyCredential
+
+
+class _ApiKeyPatch(_Strict):
+    key: FieldName
+    value: Annotated[SecretStr, Field(min_length=1, max_length=MAX_API_KEY_VALUE)] | None = None
+    position: Annotated[ApiKeyPosition, BeforeValidator(_lower)] = ApiKeyPosition.HEADER
+
+
+class _BasicPatch(_Strict):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=MAX_USERNAME)] | None = None
+    password: Annotated[SecretStr, Field(max_length=MAX_PASSWORD)] | None = None
+
+
+class _BearerPatch(_Strict):
+    token: Annotated[SecretStr, Field(min_length=1, max_length=MAX_TOKEN)] | None = None
+
+
+def invalid_input_from(exc: ValidationError, prefix: str = "") -> InvalidInput:
+    """Our InvalidInput for the first error of a pydantic ValidationError, without its input."""
+    first = exc.errors(include_input=False, include_url=False)[0]
+    field = ".".join(str(part) for part in (*([prefix] if prefix else []), *first["loc"]))
+    kind = first["type"]
+    code = {
+        "missing": "missing_field",
+        "string_too_long": "field_too_long",
+        "too_long": "field_too_long",
+    }.get(kind, "invalid_field")
+    return InvalidInput(f"{field or 'body'}: {first['msg']}", code=code, field=field or None)
+
+
+def _credential_fields(auth_type: AuthType) -> tuple[str, ...]:
+    return {
+        AuthType.NO_AUTH: (),
+        AuthType.BASIC_AUTH: ("username", "password"),
+        AuthType.BEARER_TOKEN: ("token",),
+        AuthType.API_KEY: ("apiKey",),
+    }[auth_type]
+
+
+def _relevant(auth_type: AuthType, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the fields of `auth_type`; the others are ignored, as the contract says."""
+    return {
+        name: fields[name] for name in _credential_fields(auth_type) if fields.get(name) is not None
+    }
+
+
+def parse_credential(auth_type: AuthType, fields: Mapping[str, Any]) -> Credential:
+    """Validate the credential of a create body; fields of other auth types are ignored."""
+    relevant = _relevant(auth_type, fields)
+    try:
+        match auth_type:
+            case AuthType.NO_AUTH:
+                return NoAuthCredential()
+            case AuthType.BASIC_AUTH:
+                return BasicCredential.model_validate(relevant)
+            case AuthType.BEARER_TOKEN:
+                return BearerCredential.model_validate(relevant)
+            case AuthType.API_KEY:
+                if "apiKey" not in relevant:
+                    raise InvalidInput(
+                        "apiKey is required for API_KEY", code="missing_field", field="apiKey"
+                    )
+                return ApiKeyCredential.model_validate(relevant["apiKey"])
+    except ValidationError as exc:
+        raise _missing_credential_or(exc, auth_type) from None
+
+
+def patch_credential(
+    auth_type: AuthType, current: Credential, fields: Mapping[str, Any]
+) -> Credential:
+    """Apply the credential fields of a PATCH body to `current` (same auth type)."""
+    relevant = _relevant(auth_type, fields)
+    if not relevant:
+        return current
+    try:
+        if isinstance(current, BearerCredential):
+            bearer = _BearerPatch.model_validate(relevant)
+            return current if bearer.token is None else BearerCredential(token=bearer.token)
+        if isinstance(current, BasicCredential):
+            basic = _BasicPatch.model_validate(relevant)
+            return BasicCredential(
+                username=basic.username if basic.username is not None else current.username,
+                password=basic.password if basic.password is not None else current.password,
+            )
+        if isinstance(current, ApiKeyCredential):
+            patch = _ApiKeyPatch.model_validate(relevant["apiKey"])
+            return ApiKeyCredential(
+                key=patch.key,
+                value=patch.value if patch.value is not None else current.value,
+                position=patch.position,
+            )
+    except ValidationError as exc:
+        raise invalid_input_from(exc, "apiKey" if auth_type is AuthType.API_KEY else "") from None
+    return current
+
+
+def _missing_credential_or(exc: ValidationError, auth_type: AuthType) -> InvalidInput:
+    error = invalid_input_from(exc, "apiKey" if auth_type is AuthType.API_KEY else "")
+    if error.code == "missing_field":
+        error.code = "missing_credential"
+        error.message = f"{error.field} is required for {auth_type.value}"
+    return error
+
+
+def credential_header_name(credential: Credential) -> str | None:
+    """The header the credential itself produces, if any."""
+    if isinstance(credential, BasicCredential | BearerCredential):
+        return "Authorization"
+    if isinstance(credential, ApiKeyCredential) and credential.position is ApiKeyPosition.HEADER:
+        return credential.key
+    return None
+
+
+def check_headers(credential: Credential, headers: tuple[Header, ...]) -> None:
+    """Reject too many headers, duplicates, and a static header that clashes with the credential."""
+    if len(headers) > MAX_HEADERS:
+        raise InvalidInput(
+            f"at most {MAX_HEADERS} static headers are allowed",
+            code="too_many_headers",
+            field="headers",
+        )
+    seen: set[str] = set()
+    for header in headers:
+        name = header.key.lower()
+        if name in seen:
+            raise InvalidInput(
+                "static header names must be unique (case-insensitively)",
+                code="duplicate_header",
+                field="headers",
+            )
+        seen.add(name)
+    produced = credential_header_name(credential)
+    if produced is not None and produced.lower() in seen:
+        raise InvalidInput(
+            "a static header has the same name as the header the credential produces",
+            code="header_conflict",
+            field="headers",
+        )
+
+
+@dataclass(frozen=True)
+class AuthRecord:
+    """The metadata of one auth: everything but the secret, as the index keeps it."""
+
+    tenant: str
+    integration_id: str
+    auth_id: str
+    auth_type: AuthType
+    headers: tuple[Header, ...]
+    api_key_name: str | None
+    api_key_position: ApiKeyPosition | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    def with_changes(self, **changes: Any) -> AuthRecord:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[AuthRecord]
+    next_cursor: str | None
+
+
+def record_fields_from(credential: Credential) -> dict[str, Any]:
+    """The non-secret parts of a credential the index keeps (API key name and position)."""
+    if isinstance(credential, ApiKeyCredential):
+        return {"api_key_name": credential.key, "api_key_position": credential.position}
+    return {"api_key_name": None, "api_key_position": None}

@@ -1,0 +1,36 @@
+"""Pure: turn a secret document into the headers and query parameters to send."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+
+from vaultauth.document import SecretDocument
+from vaultauth.models import ApiKeyCredential, ApiKeyPosition, BasicCredential, BearerCredential
+
+
+@dataclass(frozen=True)
+class ResolvedCredential:
+    """What to put on an outbound request. `repr()` hides the values."""
+
+    headers: dict[str, str] = field(repr=False)
+    query: dict[str, str] = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"ResolvedCredential(headers={sorted(self.headers)!r}, query={sorted(self.query)!r})"
+
+
+def resolve(document: SecretDocument) -> ResolvedCredential:
+    """Static headers first, then the credential's own header or query parameter."""
+    headers = {h.key: h.value for h in document.headers}
+    query: dict[str, str] = {}
+    credential = document.credential
+    if isinstance(credential, BearerCredential):
+        headers["Authorization"] = f"Bearer {credential.token.get_secret_value()}"
+    elif isinstance(credential, BasicCredential):
+        pair = f"{credential.username}:{credential.password.get_secret_value()}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    elif isinstance(credential, ApiKeyCredential):
+        target = headers if credential.position is ApiKeyPosition.HEADER else query
+        target[credential.key] = credential.value.get_secret_value()
+    return ResolvedCredential(headers=headers, query=query)

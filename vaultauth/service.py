@@ -1,0 +1,189 @@
+"""The Integration Auth operations, and the order in which they write Vault and the index.
+
+Write order (what a crash at each step leaves; `vaultauth reconcile` clears it up):
+- create: 1. Vault KV write with cas=0 at a fresh path, 2. index insert. The record becomes
+  visible only at 2. A crash between them leaves a secret with no record (invisible, removed by
+  reconcile); a failed insert is compensated at once by destroying the secret.
+- update: 1. read the KV version the index names, 2. write the merged document with cas=that
+  version (a concurrent writer gets Conflict, never a lost update), 3. index update guarded by
+  the same version. A crash between 2 and 3 leaves a KV version the index does not know: the
+  record still reads as before, and reconcile rolls the index forward from Vault.
+- delete: 1. mark the record `deleting` (it disappears from reads at once), 2. destroy every KV
+  version and the metadata, 3. remove the index row. A crash or Vault outage after 1 leaves a
+  hidden row; repeating the DELETE, or reconcile, finishes the job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from vaultauth.document import SecretDocument
+from vaultauth.errors import Conflict, InvalidInput, NotFound, Unavailable
+from vaultauth.ids import new_auth_id, secret_path, validate_path_segment
+from vaultauth.models import (
+    AuthRecord,
+    AuthType,
+    Header,
+    Page,
+    check_headers,
+    parse_credential,
+    patch_credential,
+    record_fields_from,
+)
+from vaultauth.ports import MetadataIndex, SecretStore
+from vaultauth.resolve import ResolvedCredential, resolve
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class AuthCreate:
+    auth_type: AuthType
+    credential_fields: Mapping[str, Any]
+    headers: tuple[Header, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuthUpdate:
+    auth_type: AuthType | None = None
+    credential_fields: Mapping[str, Any] | None = None
+    headers: tuple[Header, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    record: AuthRecord
+    credential: ResolvedCredential
+
+
+class CredentialService:
+    def __init__(
+        self,
+        secrets: SecretStore,
+        index: MetadataIndex,
+        *,
+        prefix: str,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], str] = new_auth_id,
+    ) -> None:
+        self._secrets = secrets
+        self._index = index
+        self._prefix = prefix
+        self._clock = clock
+        self._new_id = new_id
+
+    def _path(self, tenant: str, integration_id: str, auth_id: str) -> str:
+        return secret_path(self._prefix, tenant, integration_id, auth_id)
+
+    def create(self, tenant: str, integration_id: str, body: AuthCreate) -> AuthRecord:
+        validate_path_segment(integration_id, "integrationId")
+        credential = parse_credential(body.auth_type, body.credential_fields)
+        check_headers(credential, body.headers)
+        auth_id = self._new_id()
+        path = self._path(tenant, integration_id, auth_id)
+        document = SecretDocument(body.auth_type, credential, body.headers)
+        version = self._secrets.write(path, document.to_vault(), cas=0)
+        now = self._clock()
+        record = AuthRecord(
+            tenant=tenant,
+            integration_id=integration_id,
+            auth_id=auth_id,
+            auth_type=body.auth_type,
+            headers=body.headers,
+            version=version,
+            created_at=now,
+            updated_at=now,
+            **record_fields_from(credential),
+        )
+        try:
+            self._index.insert(record)
+        except Unavailable:
+            self._destroy_quietly(path)
+            raise
+        return record
+
+    def get(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord:
+        validate_path_segment(integration_id, "integrationId")
+        validate_path_segment(auth_id, "authId")
+        record = self._index.get(tenant, integration_id, auth_id)
+        if record is None:
+            raise NotFound("no such auth record")
+        return record
+
+    def list(
+        self,
+        tenant: str,
+        integration_id: str,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page:
+        validate_path_segment(integration_id, "integrationId")
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidInput(
+                f"limit must be between 1 and {MAX_PAGE_SIZE}", code="invalid_limit", field="limit"
+            )
+        return self._index.list_page(tenant, integration_id, limit=limit, cursor=cursor)
+
+    def update(
+        self, tenant: str, integration_id: str, auth_id: str, body: AuthUpdate
+    ) -> AuthRecord:
+        record = self.get(tenant, integration_id, auth_id)
+        if body.auth_type is not None and body.auth_type is not record.auth_type:
+            raise InvalidInput(
+                "authType is permanent; create a new auth to change it",
+                code="auth_type_immutable",
+                field="authType",
+            )
+        path = self._path(tenant, integration_id, auth_id)
+        current = self._read_document(path, record.version)
+        credential = patch_credential(
+            record.auth_type, current.credential, body.credential_fields or {}
+        )
+        headers = current.headers if body.headers is None else body.headers
+        check_headers(credential, headers)
+        document = SecretDocument(record.auth_type, credential, headers)
+        version = self._secrets.write(path, document.to_vault(), cas=record.version)
+        updated = record.with_changes(
+            headers=headers,
+            version=version,
+            updated_at=self._clock(),
+            **record_fields_from(credential),
+        )
+        if not self._index.update(updated, expected_version=record.version):
+            raise Conflict("the record changed while this update was being written")
+        return updated
+
+    def delete(self, tenant: str, integration_id: str, auth_id: str) -> None:
+        validate_path_segment(integration_id, "integrationId")
+        validate_path_segment(auth_id, "authId")
+        if self._index.mark_deleting(tenant, integration_id, auth_id) is None:
+            raise NotFound("no such auth record")
+        self._secrets.destroy(self._path(tenant, integration_id, auth_id))
+        self._index.remove(tenant, integration_id, auth_id)
+
+    def resolve(self, tenant: str, integration_id: str, auth_id: str) -> Resolved:
+        record = self.get(tenant, integration_id, auth_id)
+        document = self._read_document(self._path(tenant, integration_id, auth_id), record.version)
+        return Resolved(record=record, credential=resolve(document))
+
+    def _read_document(self, path: str, version: int) -> SecretDocument:
+        data = self._secrets.read(path, version)
+        if data is None:
+            # The index names a version Vault no longer has: a delete is under way.
+            raise NotFound("no such auth record")
+        return SecretDocument.from_vault(data)
+
+    def _destroy_quietly(self, path: str) -> None:
+        try:
+            self._secrets.destroy(path)
+        except Unavailable:
+            pass  # reconcile removes secrets that have no record

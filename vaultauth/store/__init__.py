@@ -1,0 +1,1 @@
+"""Secret storage adapters (Vault KV v2)."""
