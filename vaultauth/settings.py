@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     vault_mount: str = "secret"
     vault_prefix: str = "vaultauth"
     vault_timeout: float = Field(default=5.0, gt=0, description="Seconds per Vault HTTP call.")
+    vault_failover_budget: float = Field(
+        default=8.0, gt=0, description="Seconds to keep trying other Vault nodes before a 503."
+    )
     data_dir: Path = Path(".vaultauth")
     index_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in the data dir."

@@ -1,31 +1,64 @@
-"""The Vault KV v2 adapter: one pooled hvac client per process; hvac/requests errors -> errors.*.
+"""The Vault KV v2 adapter: one pooled session per process, failover across nodes.
 
 Every hvac or requests exception is translated here, once, into the domain tree. Their text is
 never passed on: hvac's exceptions carry Vault's URL and response body.
+
+With several node addresses (an HA/raft cluster), calls go to the node a majority of nodes name
+as leader, and move on to the next node on a connection failure, a timeout, a sealed node,
+a redirect loop or "active node not found", within a bounded time budget. Three traps of a real
+raft cluster are handled here:
+- standbys answer reads themselves and lag the leader: reads carry the newest `X-Vault-Index`
+  this process has seen with `X-Vault-Inconsistent: forward-active-node`, and a versioned read
+  that misses is retried once on the elected leader before it counts as missing;
+- a write whose response was lost may have been applied: every write is a check-and-set, and a
+  retried write that meets a CAS mismatch compares the current data with its own before it
+  reports a conflict, so a retry is never applied twice nor reported as a false 409;
+- an old leader can keep claiming to be active after a freeze: the leader is the address a
+  majority of nodes report from `sys/leader`, never one node's own claim.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
 import hvac
+import hvac.adapters
 import hvac.exceptions
 import requests
 import requests.adapters
 
-from vaultauth.errors import Conflict, VaultUnavailable
+from vaultauth.errors import Conflict, VaultauthError, VaultUnavailable
 from vaultauth.ports import SecretVersionInfo
 
 T = TypeVar("T")
 
 _CAS_MISMATCH = "check-and-set parameter did not match"
+_CONNECT_TIMEOUT = 1.5
+_DISCOVERY_TIMEOUT = 1.0
+_REDISCOVER_EVERY = 10.0
+_ROUND_BACKOFF = 0.25
+
+# Failures after which another node may succeed where this one did not.
+_NODE_FAILURES: tuple[type[Exception], ...] = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.TooManyRedirects,
+    hvac.exceptions.VaultDown,
+    hvac.exceptions.InternalServerError,
+    hvac.exceptions.BadGateway,
+    hvac.exceptions.RateLimitExceeded,
+)
 
 
 def _pooled_session(pool_size: int) -> requests.Session:
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+    session.trust_env = False  # no proxy or netrc from the environment between us and Vault
+    adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -52,96 +85,109 @@ def translate(exc: Exception) -> NoReturn:
     raise exc
 
 
+def _normalise(addr: str) -> str:
+    return addr.strip().rstrip("/").lower()
+
+
 class VaultSecretStore:
-    """SecretStore on a KV v2 mount, through one hvac client with a pooled session."""
+    """SecretStore on a KV v2 mount, through hvac on one pooled session shared by all nodes."""
 
     def __init__(
         self,
-        addr: str,
+        addrs: str | Sequence[str],
         token: Callable[[], str],
         *,
         mount: str,
         timeout: float = 5.0,
         pool_size: int = 40,
         namespace: str | None = None,
+        failover_budget: float = 8.0,
     ) -> None:
+        self._addrs = [addrs] if isinstance(addrs, str) else list(addrs)
+        if not self._addrs:
+            raise VaultUnavailable("no Vault address configured", code="vault_not_configured")
         self._mount = mount
-        self._token = token
+        self._budget = failover_budget
         self._session = _pooled_session(pool_size)
-        self._client = hvac.Client(
-            url=addr,
-            token=token(),
-            timeout=timeout,  # type: ignore[arg-type]  # hvac accepts float; its stub says int
-            session=self._session,
-            namespace=namespace,
-        )
-        self._addr = addr
-        self._timeout = timeout
+        self._timeout = (min(_CONNECT_TIMEOUT, timeout), timeout)
+        initial_token = token()
+        self._clients = [
+            hvac.Client(
+                url=addr,
+                token=initial_token,
+                timeout=self._timeout,  # type: ignore[arg-type]  # requests takes a tuple
+                session=self._session,
+                namespace=namespace,
+                adapter=hvac.adapters.RawAdapter,
+            )
+            for addr in self._addrs
+        ]
+        self._preferred = 0
+        self._lock = threading.Lock()
+        self._last_discovery = 0.0
+        self._vault_index: str | None = None
 
     @property
-    def client(self) -> hvac.Client:
-        return self._client
+    def addresses(self) -> list[str]:
+        return list(self._addrs)
+
+    def set_token(self, token: str) -> None:
+        """Use `token` for every call from now on (after a login or renewal)."""
+        for client in self._clients:
+            client.token = token
 
     def close(self) -> None:
         self._session.close()
 
-    def _call(self, operation: Callable[[], T]) -> T:
-        try:
-            return operation()
-        except (hvac.exceptions.VaultError, requests.exceptions.RequestException) as exc:
-            translate(exc)
-
-    def _call_or_none(self, operation: Callable[[], T]) -> T | None:
-        """Like _call, but a 404 (hvac's InvalidPath) is None rather than an error."""
-        try:
-            return operation()
-        except hvac.exceptions.InvalidPath:
-            return None
-        except (hvac.exceptions.VaultError, requests.exceptions.RequestException) as exc:
-            translate(exc)
+    # --- the KV v2 operations -------------------------------------------------------------
 
     def write(self, path: str, data: dict[str, Any], *, cas: int) -> int:
         """POST <mount>/data/<path> with options.cas; returns the new version."""
-        kv = self._client.secrets.kv.v2
-        response = self._call(
-            lambda: kv.create_or_update_secret(
-                path=path, secret=data, cas=cas, mount_point=self._mount
+        attempts = 0
+
+        def attempt(client: hvac.Client) -> requests.Response:
+            nonlocal attempts
+            attempts += 1
+            return self._request(
+                client, "POST", f"data/{path}", json={"options": {"cas": cas}, "data": data}
             )
-        )
-        return int(response["data"]["version"])
+
+        try:
+            response = self._with_failover(attempt)
+        except Conflict:
+            if attempts > 1:
+                # An earlier attempt may have been applied with its answer lost.
+                current = self._read_response(path, None)
+                if current is not None and current["data"]["data"] == data:
+                    return int(current["data"]["metadata"]["version"])
+            raise
+        self._remember_index(response)
+        return int(response.json()["data"]["version"])
 
     def read(self, path: str, version: int | None = None) -> dict[str, Any] | None:
         """GET <mount>/data/<path>?version=N. A KV v2 404 means missing, deleted or destroyed."""
-        kv = self._client.secrets.kv.v2
-        response = self._call_or_none(
-            lambda: kv.read_secret_version(
-                path=path,
-                version=version,
-                mount_point=self._mount,
-                raise_on_deleted_version=True,
-            )
-        )
-        if response is None:
+        body = self._read_response(path, version)
+        if body is None:
             return None
-        data: dict[str, Any] = response["data"]["data"]
+        data: dict[str, Any] = body["data"]["data"]
         return data
 
     def destroy(self, path: str) -> None:
         """DELETE <mount>/metadata/<path>: every version and the metadata are removed."""
-        kv = self._client.secrets.kv.v2
-        self._call_or_none(
-            lambda: kv.delete_metadata_and_all_versions(path=path, mount_point=self._mount)
+        response = self._with_failover(
+            lambda client: self._request(client, "DELETE", f"metadata/{path}", missing_ok=True)
         )
+        if response is not None:
+            self._remember_index(response)
 
     def version_info(self, path: str) -> SecretVersionInfo | None:
         """GET <mount>/metadata/<path>."""
-        kv = self._client.secrets.kv.v2
-        response = self._call_or_none(
-            lambda: kv.read_secret_metadata(path=path, mount_point=self._mount)
+        response = self._with_failover(
+            lambda client: self._request(client, "GET", f"metadata/{path}", missing_ok=True)
         )
         if response is None:
             return None
-        metadata = response["data"]
+        metadata = response.json()["data"]
         return SecretVersionInfo(
             current_version=int(metadata["current_version"]),
             updated_at=datetime.fromisoformat(metadata["updated_time"].replace("Z", "+00:00")),
@@ -149,25 +195,149 @@ class VaultSecretStore:
 
     def list_paths(self, folder: str) -> Iterator[str]:
         """LIST <mount>/metadata/<folder>, recursively; an unknown folder lists as empty."""
-        kv = self._client.secrets.kv.v2
-        response = self._call_or_none(lambda: kv.list_secrets(path=folder, mount_point=self._mount))
+        response = self._with_failover(
+            lambda client: self._request(client, "LIST", f"metadata/{folder}", missing_ok=True)
+        )
         if response is None:
             return
-        for key in response["data"]["keys"]:
+        for key in response.json()["data"]["keys"]:
             if key.endswith("/"):
                 yield from self.list_paths(f"{folder}/{key.rstrip('/')}")
             else:
                 yield f"{folder}/{key}"
 
     def check_ready(self) -> None:
-        """GET sys/health: 200 active or 429 unsealed standby is ready; anything else is not."""
+        """GET sys/health on each node: ready when one is active (200) or, alone, a standby."""
+        statuses = []
+        for client in self._clients:
+            try:
+                response = self._session.get(
+                    f"{client.url}/v1/sys/health",
+                    params={"standbyok": "true"},
+                    timeout=(_DISCOVERY_TIMEOUT, _DISCOVERY_TIMEOUT),
+                )
+                statuses.append(response.status_code)
+            except requests.exceptions.RequestException:
+                statuses.append(0)
+        if 200 in statuses:
+            return
+        if all(status == 0 for status in statuses):
+            raise VaultUnavailable("Vault is unreachable")
+        raise VaultUnavailable("Vault is sealed or not ready", code="vault_sealed")
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _read_response(self, path: str, version: int | None) -> dict[str, Any] | None:
+        params = {"version": str(version)} if version is not None else None
+
+        def attempt(client: hvac.Client) -> requests.Response | None:
+            return self._request(client, "GET", f"data/{path}", params=params, missing_ok=True)
+
+        response = self._with_failover(attempt)
+        if response is None and version is not None and len(self._clients) > 1:
+            # A lagging standby may not have the version yet: ask the elected leader.
+            self._discover_leader(force=True)
+            response = self._with_failover(attempt)
+        if response is None:
+            return None
+        body: dict[str, Any] = response.json()
+        return body
+
+    def _request(
+        self,
+        client: hvac.Client,
+        method: str,
+        endpoint: str,
+        *,
+        missing_ok: bool = False,
+        **kwargs: Any,
+    ) -> requests.Response:
+        headers = {}
+        if self._vault_index is not None and method in ("GET", "LIST"):
+            headers = {
+                "X-Vault-Index": self._vault_index,
+                "X-Vault-Inconsistent": "forward-active-node",
+            }
         try:
-            response = self._session.get(
-                f"{self._addr}/v1/sys/health",
-                params={"standbyok": "true"},
-                timeout=self._timeout,
+            response: requests.Response = client.adapter.request(
+                method, f"/v1/{self._mount}/{endpoint}", headers=headers, **kwargs
             )
-        except requests.exceptions.RequestException as exc:
-            translate(exc)
-        if response.status_code != 200:
-            raise VaultUnavailable("Vault is sealed or not ready", code="vault_sealed")
+        except hvac.exceptions.InvalidPath:
+            if missing_ok:
+                return None  # type: ignore[return-value]  # callers with missing_ok take None
+            raise
+        return response
+
+    def _remember_index(self, response: requests.Response) -> None:
+        index = response.headers.get("X-Vault-Index")
+        if index:
+            self._vault_index = index
+
+    def _with_failover(self, operation: Callable[[hvac.Client], T]) -> T:
+        """Run `operation` on the preferred node; on a node failure try the next, in budget."""
+        if len(self._clients) == 1:
+            try:
+                return operation(self._clients[0])
+            except (hvac.exceptions.VaultError, requests.exceptions.RequestException) as exc:
+                translate(exc)
+        self._discover_leader()
+        deadline = time.monotonic() + self._budget
+        last: Exception | None = None
+        tried = 0
+        while True:
+            node = self._preferred
+            try:
+                return operation(self._clients[node])
+            except _NODE_FAILURES as exc:
+                last = exc
+            except (hvac.exceptions.VaultError, requests.exceptions.RequestException) as exc:
+                translate(exc)
+            tried += 1
+            with self._lock:
+                if self._preferred == node:
+                    self._preferred = (node + 1) % len(self._clients)
+            if time.monotonic() >= deadline:
+                break
+            if tried % len(self._clients) == 0:
+                time.sleep(_ROUND_BACKOFF)
+                self._discover_leader(force=True)
+        assert last is not None
+        try:
+            translate(last)
+        except VaultauthError as error:
+            raise VaultUnavailable(
+                f"no Vault node could serve the request ({error.code})", code=error.code
+            ) from None
+
+    def _discover_leader(self, *, force: bool = False) -> None:
+        """Prefer the node that a majority of all nodes name as leader in `sys/leader`."""
+        now = time.monotonic()
+        if not force and now - self._last_discovery < _REDISCOVER_EVERY:
+            return
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is discovering; keep the current preference
+        try:
+            self._last_discovery = now
+            votes: Counter[str] = Counter()
+            for client in self._clients:
+                try:
+                    answer = self._session.get(
+                        f"{client.url}/v1/sys/leader",
+                        timeout=(_DISCOVERY_TIMEOUT, _DISCOVERY_TIMEOUT),
+                    )
+                    leader = answer.json().get("leader_address") if answer.ok else None
+                except (requests.exceptions.RequestException, ValueError):
+                    continue
+                if leader:
+                    votes[_normalise(leader)] += 1
+            if not votes:
+                return
+            leader, count = votes.most_common(1)[0]
+            if count * 2 <= len(self._clients):
+                return  # no majority: never trust one node's own claim
+            for position, addr in enumerate(self._addrs):
+                if _normalise(addr) == leader:
+                    self._preferred = position
+                    return
+        finally:
+            self._lock.release()
