@@ -35,6 +35,7 @@ from vaultauth.models import (
 )
 from vaultauth.ports import MetadataIndex, SecretStore
 from vaultauth.resolve import ResolvedCredential, resolve
+from vaultauth.resolve_cache import ResolveCache
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -73,12 +74,14 @@ class CredentialService:
         prefix: str,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = new_auth_id,
+        resolve_cache: ResolveCache | None = None,
     ) -> None:
         self._secrets = secrets
         self._index = index
         self._prefix = prefix
         self._clock = clock
         self._new_id = new_id
+        self._resolve_cache = resolve_cache
 
     def _path(self, tenant: str, integration_id: str, auth_id: str) -> str:
         return secret_path(self._prefix, tenant, integration_id, auth_id)
@@ -152,6 +155,7 @@ class CredentialService:
         check_headers(credential, headers)
         document = SecretDocument(record.auth_type, credential, headers)
         version = self._secrets.write(path, document.to_vault(), cas=record.version)
+        self._evict(path)
         updated = record.with_changes(
             headers=headers,
             version=version,
@@ -167,13 +171,26 @@ class CredentialService:
         validate_path_segment(auth_id, "authId")
         if self._index.mark_deleting(tenant, integration_id, auth_id) is None:
             raise NotFound("no such auth record")
-        self._secrets.destroy(self._path(tenant, integration_id, auth_id))
+        path = self._path(tenant, integration_id, auth_id)
+        self._evict(path)
+        self._secrets.destroy(path)
         self._index.remove(tenant, integration_id, auth_id)
 
     def resolve(self, tenant: str, integration_id: str, auth_id: str) -> Resolved:
+        """The credential of the version the index names; from the cache when it holds it."""
         record = self.get(tenant, integration_id, auth_id)
-        document = self._read_document(self._path(tenant, integration_id, auth_id), record.version)
-        return Resolved(record=record, credential=resolve(document))
+        path = self._path(tenant, integration_id, auth_id)
+        cache = self._resolve_cache
+        credential = cache.get(path, record.version) if cache is not None else None
+        if credential is None:
+            credential = resolve(self._read_document(path, record.version))
+            if cache is not None:
+                cache.put(path, record.version, credential)
+        return Resolved(record=record, credential=credential)
+
+    def _evict(self, path: str) -> None:
+        if self._resolve_cache is not None:
+            self._resolve_cache.evict(path)
 
     def _read_document(self, path: str, version: int) -> SecretDocument:
         data = self._secrets.read(path, version)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,8 +20,20 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8200",
         description="Vault/OpenBao address; a comma-separated list for several nodes.",
     )
+    vault_auth_method: Literal["auto", "token", "approle", "kubernetes"] = Field(
+        default="auto",
+        description="How the facade logs in to Vault; auto: the method whose settings are set.",
+    )
     vault_token: SecretStr | None = None
     vault_token_file: Path | None = None
+    vault_approle_role_id: SecretStr | None = None
+    vault_approle_role_id_file: Path | None = None
+    vault_approle_secret_id: SecretStr | None = None
+    vault_approle_secret_id_file: Path | None = None
+    vault_approle_mount: str = "approle"
+    vault_kubernetes_role: str | None = None
+    vault_kubernetes_jwt_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+    vault_kubernetes_mount: str = "kubernetes"
     vault_namespace: str | None = None
     vault_mount: str = "secret"
     vault_prefix: str = "vaultauth"
@@ -36,6 +49,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     worker_threads: int = Field(default=40, ge=1)
     retry_after_seconds: int = 5
+    resolve_cache_ttl: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds a resolved credential stays in this process's memory; 0: no cache.",
+    )
+    resolve_cache_max_entries: int = Field(default=10_000, ge=1)
 
     def resolved_index_url(self) -> str:
         if self.index_url:

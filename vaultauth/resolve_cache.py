@@ -1,0 +1,84 @@
+"""The in-process cache of resolved credentials, keyed by KV path *and version*.
+
+A KV v2 version never changes once written, and the service asks the index (shared by every
+replica) which version is current before each resolve. So a cached entry can never be served
+for a record that another replica has updated or deleted: the index names a new version (a
+miss) or no record (NotFound). The TTL bounds only how long a secret stays in this process's
+memory; `evict` drops a record's entries at once on an update or delete through this replica.
+Thread-safe; LRU-bounded; pure (no I/O, no logging).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from vaultauth.resolve import ResolvedCredential
+
+
+class ResolveCache:
+    """At most `max_entries` resolved credentials, each kept `ttl` seconds."""
+
+    def __init__(
+        self, ttl: float, max_entries: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if ttl <= 0 or max_entries < 1:
+            raise ValueError("a ResolveCache needs ttl > 0 and max_entries >= 1")
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[str, int], tuple[float, ResolvedCredential]] = (
+            OrderedDict()
+        )
+        self._versions: dict[str, set[int]] = {}  # path -> cached versions, for evict()
+        self.hits = 0
+        self.misses = 0
+
+    def __repr__(self) -> str:
+        return f"ResolveCache(ttl={self._ttl}, entries={len(self._entries)})"
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, path: str, version: int) -> ResolvedCredential | None:
+        key = (path, version)
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] <= now:
+                if entry is not None:
+                    self._drop(key)
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry[1]
+
+    def put(self, path: str, version: int, credential: ResolvedCredential) -> None:
+        with self._lock:
+            self._entries[(path, version)] = (self._clock() + self._ttl, credential)
+            self._entries.move_to_end((path, version))
+            self._versions.setdefault(path, set()).add(version)
+            while len(self._entries) > self._max_entries:
+                self._drop(next(iter(self._entries)))
+
+    def evict(self, path: str) -> None:
+        """Drop every version of `path` (after an update or delete through this replica)."""
+        with self._lock:
+            for version in list(self._versions.get(path, ())):
+                self._drop((path, version))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._versions.clear()
+
+    def _drop(self, key: tuple[str, int]) -> None:
+        del self._entries[key]
+        versions = self._versions[key[0]]
+        versions.discard(key[1])
+        if not versions:
+            del self._versions[key[0]]
