@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     worker_threads: int = Field(default=40, ge=1)
     retry_after_seconds: int = 5
+    log_level: str = Field(default="info", description="debug, info, warning or error.")
     resolve_cache_ttl: float = Field(
         default=30.0,
         ge=0,

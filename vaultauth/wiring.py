@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from vaultauth.errors import VaultUnavailable
 from vaultauth.index.migrate import upgrade
 from vaultauth.index.sql import SqlMetadataIndex, create_index_engine
+from vaultauth.metrics import InstrumentedSecretStore, Metrics
 from vaultauth.service import CredentialService
 from vaultauth.settings import Settings
 from vaultauth.store.vault import VaultSecretStore
@@ -57,15 +58,25 @@ class Runtime:
     index: SqlMetadataIndex
     secrets: VaultSecretStore
     service: CredentialService
+    metrics: Metrics | None = None
 
     def close(self) -> None:
         self.secrets.close()
         self.engine.dispose()
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runtime:
+    """The process's shared objects; with `metrics`, the service's Vault calls are timed."""
     prefix = settings.checked_prefix()
     engine, index = build_index(settings)
     secrets = build_secret_store(settings)
-    service = CredentialService(secrets, index, prefix=prefix)
-    return Runtime(settings=settings, engine=engine, index=index, secrets=secrets, service=service)
+    store = InstrumentedSecretStore(secrets, metrics) if metrics is not None else secrets
+    service = CredentialService(store, index, prefix=prefix)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        index=index,
+        secrets=secrets,
+        service=service,
+        metrics=metrics,
+    )

@@ -7,7 +7,7 @@ import binascii
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -60,8 +60,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, auth_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), str(auth_id)
-    except (ValueError, TypeError, binascii.Error):
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("cursor time without a zone")
+        # astimezone() overflows on dates at the ends of the range (9999-12-31T23:59-01:00).
+        return moment.astimezone(UTC), str(auth_id)
+    except (ValueError, TypeError, OverflowError, binascii.Error):
         raise InvalidInput(
             "cursor is not one this service returned", code="invalid_cursor", field="cursor"
         ) from None
