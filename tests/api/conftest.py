@@ -1,0 +1,14 @@
+"""Fixtures of the API tests: raw Vault access at the documented path."""
+
+from __future__ import annotations
+
+import hvac
+import pytest
+
+from tests.support.kv import KvReader
+from vaultauth.settings import Settings
+
+
+@pytest.fixture
+def kv(vault_client: hvac.Client, settings: Settings) -> KvReader:
+    return KvReader.of(vault_client, settings)
