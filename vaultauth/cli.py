@@ -29,6 +29,8 @@ keys_app = typer.Typer(
     help="Manage API keys (stored as hashes in the index).", no_args_is_help=True
 )
 app.add_typer(keys_app, name="keys")
+index_app = typer.Typer(help="Manage the metadata index (SQLite or PostgreSQL).")
+app.add_typer(index_app, name="index")
 
 
 def exit_code_of(exc: VaultauthError) -> int:
@@ -53,12 +55,81 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
 ) -> None:
-    """Run the facade with the VAULTAUTH_* configuration."""
+    """Run the facade with the VAULTAUTH_* configuration; logs are JSON lines on stderr."""
     import uvicorn
 
     from vaultauth.api import create_app
+    from vaultauth.logs import logging_config
 
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=logging_config(settings.log_level),
+        access_log=False,
+    )
+
+
+@index_app.command("upgrade")
+def index_upgrade() -> None:
+    """Apply the index's migrations up to the newest (safe to run from several replicas)."""
+    from vaultauth.index.migrate import upgrade
+    from vaultauth.index.sql import create_index_engine
+
+    settings = Settings()
+    try:
+        engine = create_index_engine(settings.resolved_index_url(), pool_size=1)
+        try:
+            revision = upgrade(engine)
+        finally:
+            engine.dispose()
+    except VaultauthError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"index schema at revision {revision}", err=True)
+
+
+@app.command()
+def reconcile(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant (default: all).")] = None,
+    repair: Annotated[bool, typer.Option("--repair", help="Fix what can be fixed.")] = False,
+    min_age: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Leave alone entries changed less than this many seconds ago "
+            "(writes in flight); 0 examines everything.",
+        ),
+    ] = 300,
+) -> None:
+    """Report (and with --repair fix) disagreements between the index and Vault.
+
+    Exit 0: consistent, or everything found was repaired (entries younger than --min-age are
+    left alone and do not count). Exit 1: problems remain (found without --repair, or not
+    repairable). Exit 5: Vault or the index is unavailable.
+    """
+    from datetime import timedelta
+
+    from vaultauth.reconcile import Reconciler
+    from vaultauth.wiring import build_index, build_secret_store
+
+    settings = Settings()
+    try:
+        prefix = settings.checked_prefix()
+        engine, index = build_index(settings)
+        secrets = build_secret_store(settings)
+        try:
+            report = Reconciler(secrets, index, prefix=prefix).run(
+                tenant=tenant, repair=repair, min_age=timedelta(seconds=min_age)
+            )
+        finally:
+            secrets.close()
+            engine.dispose()
+    except VaultauthError as exc:
+        raise _fail(exc) from None
+    for line in report.lines():
+        typer.echo(line)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command()

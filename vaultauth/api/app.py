@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -11,20 +12,28 @@ from fastapi import FastAPI
 from vaultauth import __version__
 from vaultauth.api.errors import install_error_handlers
 from vaultauth.api.limits import BodySizeLimit
+from vaultauth.api.observe import RequestObserver
+from vaultauth.api.ops import router as ops_router
 from vaultauth.api.routes import router
+from vaultauth.metrics import Metrics
 from vaultauth.settings import Settings
 from vaultauth.wiring import Runtime, build_runtime
 
 
 def create_app(
-    settings: Settings, *, runtime_factory: Callable[[Settings], Runtime] = build_runtime
+    settings: Settings, *, runtime_factory: Callable[[Settings], Runtime] | None = None
 ) -> FastAPI:
-    """The facade. Its Vault client, index engine and service are built once, at startup."""
+    """The facade. Its Vault client, index engine and service are built once, at startup.
+
+    Each app has its own metrics registry; the default runtime times its Vault calls in it.
+    """
+    metrics = Metrics()
+    factory = runtime_factory or partial(build_runtime, metrics=metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
-        runtime = await anyio.to_thread.run_sync(runtime_factory, settings)
+        runtime = await anyio.to_thread.run_sync(factory, settings)
         app.state.runtime = runtime
         try:
             yield
@@ -37,7 +46,10 @@ def create_app(
         description="Credentials of integrations, kept in Vault KV v2. Every call needs X-API-Key.",
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestObserver, metrics=metrics)  # added last: outermost
     install_error_handlers(app, settings.retry_after_seconds)
     app.include_router(router)
+    app.include_router(ops_router)
     return app

@@ -6,19 +6,29 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, text
+from sqlalchemy import exc as sa_exc
+
+from vaultauth.errors import IndexUnavailable
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 # Several replicas may start at once against one PostgreSQL: serialise their upgrades.
 _PG_LOCK_KEY = 0x7661756C74  # "vault"
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the index schema to the newest revision."""
+def upgrade(engine: Engine) -> str | None:
+    """Bring the index schema to the newest revision; return that revision."""
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY}
+                )
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            return MigrationContext.configure(connection).get_current_revision()
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        raise IndexUnavailable("the metadata index is unavailable") from exc

@@ -1,0 +1,82 @@
+"""ASGI middleware giving every request an id, an access-log line and its metrics.
+
+It is the outermost layer, so it also sees 413s and 500s. An exception that escapes the app is
+answered here with the usual 500 body (and the request id), and logged by type only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vaultauth.api.errors import error_response
+from vaultauth.logs import REQUEST_ID, request_id_from
+from vaultauth.metrics import Metrics
+
+access_log = logging.getLogger("vaultauth.access")
+log = logging.getLogger("vaultauth.api")
+
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (`/v1/integrations/{integrationId}/auth`), never ids."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else UNMATCHED_ROUTE
+
+
+class RequestObserver:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_from(Headers(scope=scope).get("x-request-id"))
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                response_started = True
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            log.error(
+                "unexpected error of type %s",
+                type(exc).__name__,
+                exc_info=True,
+            )
+            if response_started:
+                raise
+            response = error_response(500, "internal_error", "an unexpected error occurred")
+            await response(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            route = route_template(scope)
+            method = str(scope.get("method", ""))
+            self.metrics.observe_request(route, method, status, seconds)
+            access_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                    }
+                },
+            )
+            REQUEST_ID.reset(token)

@@ -1,0 +1,81 @@
+"""JSON logs: one object per line, each carrying the id of the request it belongs to.
+
+Every line has `ts`, `level`, `logger`, `message` and `request_id` (null outside a request),
+plus the fields a call passes as `extra={"fields": {...}}`. An exception is logged as its type
+and stack frames only, never its message: third-party messages can carry Vault's URL and body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import traceback
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("vaultauth_request_id", default=None)
+
+# What we accept from a client's X-Request-ID; anything else is replaced by our own id.
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id_from(incoming: str | None) -> str:
+    """The client's X-Request-ID when it is a plain token, else a fresh one."""
+    if incoming is not None and _REQUEST_ID_RE.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": REQUEST_ID.get(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            line.update(fields)
+        if record.exc_info and record.exc_info[0] is not None:
+            exc_type, _exc, tb = record.exc_info
+            line["exc_type"] = exc_type.__name__
+            line["stack"] = [
+                f"{frame.filename}:{frame.lineno} in {frame.name}"
+                for frame in traceback.extract_tb(tb)
+            ]
+        return json.dumps(line, default=str)
+
+
+def logging_config(level: str = "info") -> dict[str, Any]:
+    """A `logging.config.dictConfig` (also uvicorn's `log_config`) sending JSON to stderr.
+
+    uvicorn's own access log is silenced: the facade writes one access line per request itself,
+    with the route template rather than the raw path and query.
+    """
+    upper = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "vaultauth": {"handlers": ["stderr"], "level": upper, "propagate": False},
+            "uvicorn": {"handlers": ["stderr"], "level": upper, "propagate": False},
+            "uvicorn.error": {"level": upper},
+            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        },
+        "root": {"handlers": ["stderr"], "level": "WARNING"},
+    }
