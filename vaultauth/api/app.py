@@ -13,6 +13,7 @@ from vaultauth import __version__
 from vaultauth.api.errors import install_error_handlers
 from vaultauth.api.limits import BodySizeLimit
 from vaultauth.api.observe import RequestObserver
+from vaultauth.api.paths import EncodedSlashes
 from vaultauth.api.ops import router as ops_router
 from vaultauth.api.routes import router
 from vaultauth.metrics import Metrics
@@ -47,6 +48,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.metrics = metrics
+    app.add_middleware(EncodedSlashes)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObserver, metrics=metrics)  # added last: outermost
     install_error_handlers(app, settings.retry_after_seconds)
