@@ -69,7 +69,11 @@ def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runt
     """The process's shared objects; with `metrics`, the service's Vault calls are timed."""
     prefix = settings.checked_prefix()
     engine, index = build_index(settings)
-    secrets = build_secret_store(settings)
+    try:
+        secrets = build_secret_store(settings)
+    except BaseException:
+        engine.dispose()  # else its pooled connections are left to the garbage collector
+        raise
     store = InstrumentedSecretStore(secrets, metrics) if metrics is not None else secrets
     service = CredentialService(store, index, prefix=prefix)
     return Runtime(

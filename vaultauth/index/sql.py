@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import sqlite3
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -230,6 +232,24 @@ class SqlMetadataIndex:
 
     def check_ready(self) -> None:
         self._run(lambda c: c.execute(select(1)).scalar_one())
+        database = self._engine.url.database
+        if self._engine.dialect.name == "sqlite" and database and database != ":memory:":
+            self._check_sqlite_file(database)
+
+    @staticmethod
+    def _check_sqlite_file(database: str) -> None:
+        # Pooled connections keep working on a file that was moved or deleted (and would write
+        # into the orphaned inode): check the path itself with a fresh connection that may not
+        # create it.
+        try:
+            uri = f"file:{urllib.parse.quote(database)}?mode=rw"
+            probe = sqlite3.connect(uri, uri=True, timeout=1)
+            try:
+                probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                probe.close()
+        except sqlite3.Error:
+            raise IndexUnavailable("the metadata index is unavailable") from None
 
     def add_key(self, key: ApiKeyRecord) -> None:
         self._run(

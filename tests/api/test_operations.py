@@ -1,0 +1,189 @@
+"""/healthz, /readyz, /metrics, request ids and JSON logs; none of them may carry a secret."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from vaultauth.api import create_app
+from vaultauth.logs import JsonFormatter
+from vaultauth.settings import Settings
+
+CANARY = "CANARY-7f3a9c1e-do-not-leak"
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """Everything the `vaultauth` loggers write during the test, as the JSON the server writes."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("vaultauth")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+def test_healthz_and_readyz_answer_without_a_key(app_client: TestClient) -> None:
+    assert app_client.get("/healthz").json() == {"status": "ok"}
+    ready = app_client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"vault": "ok", "index": "ok"}}
+
+
+def test_request_id_is_taken_from_the_caller_or_generated(app_client: TestClient) -> None:
+    assert app_client.get("/healthz", headers={"X-Request-ID": "req-42"}).headers[
+        "X-Request-ID"
+    ] == ("req-42")
+    generated = app_client.get("/healthz").headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", generated)
+    # Not a plain token (log injection, overlong): replaced by our own.
+    odd = app_client.get("/healthz", headers={"X-Request-ID": "a b\tc" + "x" * 200})
+    assert re.fullmatch(r"[0-9a-f]{32}", odd.headers["X-Request-ID"])
+    # Also on errors answered before any route (unknown path, 401).
+    assert app_client.get("/nope", headers={"X-Request-ID": "r-404"}).headers["X-Request-ID"] == (
+        "r-404"
+    )
+
+
+def test_metrics_count_requests_by_route_template_and_time_vault_calls(
+    api: TestClient,
+) -> None:
+    created = api.post(
+        "/v1/integrations/intg_m/auth", json={"authType": "BEARER_TOKEN", "token": "t0k"}
+    ).json()
+    api.get(f"/v1/integrations/intg_m/auth/{created['authId']}")
+    api.get("/v1/integrations/intg_m/auth/auth_missing")
+    api.post(f"/v1/integrations/intg_m/auth/{created['authId']}/resolve")
+    text = api.get("/metrics").text
+    route = "/v1/integrations/{integrationId}/auth/{authId}"
+    assert f'vaultauth_http_requests_total{{method="GET",route="{route}",status="200"}} 1.0' in (
+        text
+    )
+    assert f'vaultauth_http_requests_total{{method="GET",route="{route}",status="404"}} 1.0' in (
+        text
+    )
+    assert 'vaultauth_http_request_duration_seconds_bucket{le="0.001",method="POST"' in text
+    assert 'vaultauth_vault_call_duration_seconds_count{operation="write"} 1.0' in text
+    assert 'vaultauth_vault_call_duration_seconds_count{operation="read"} 1.0' in text
+    assert "intg_m" not in text  # label values are templates, never ids
+    assert created["authId"] not in text
+
+
+def test_vault_errors_are_counted_by_operation_and_code(api: TestClient) -> None:
+    created = api.post(
+        "/v1/integrations/intg_e/auth", json={"authType": "BEARER_TOKEN", "token": "t0k"}
+    ).json()
+    # Both PATCHes read the same version; the second CAS write must lose.
+    runtime = api.app.state.runtime  # type: ignore[attr-defined]
+    record = runtime.service.get("acme", "intg_e", created["authId"])
+    path_version = record.version
+    api.patch(f"/v1/integrations/intg_e/auth/{created['authId']}", json={"token": "t1"})
+    runtime.index.update(record, expected_version=path_version + 1)  # index back to v1
+    conflict = api.patch(f"/v1/integrations/intg_e/auth/{created['authId']}", json={"token": "x"})
+    assert conflict.status_code == 409
+    text = api.get("/metrics").text
+    assert 'vaultauth_vault_call_errors_total{code="conflict",operation="write"} 1.0' in text
+
+
+def test_each_app_has_its_own_registry(settings: Settings) -> None:
+    first, second = create_app(settings), create_app(settings)
+    with TestClient(first) as one, TestClient(second) as two:
+        one.get("/healthz")
+        one.get("/healthz")
+        two.get("/healthz")
+        line = 'vaultauth_http_requests_total{method="GET",route="/healthz",status="200"}'
+        assert f"{line} 2.0" in one.get("/metrics").text
+        assert f"{line} 1.0" in two.get("/metrics").text
+
+
+def test_json_logs_carry_request_ids_and_no_secret(api: TestClient, json_log: io.StringIO) -> None:
+    created = api.post(
+        "/v1/integrations/intg_c/auth",
+        json={
+            "authType": "API_KEY",
+            "apiKey": {"key": "X-Key", "value": CANARY},
+            "headers": [{"key": "Accept", "value": "json"}],
+        },
+        headers={"X-Request-ID": "req-create"},
+    )
+    assert created.status_code == 200
+    auth_id = created.json()["authId"]
+    responses = [
+        created,
+        api.patch(
+            f"/v1/integrations/intg_c/auth/{auth_id}", json={"apiKey": {"key": "X-Key", "value": CANARY}}
+        ),
+        # Rejected inputs that carry the canary: bad type, too long, clash, body too large.
+        api.post("/v1/integrations/intg_c/auth", json={"authType": "BEARER_TOKEN", "token": 7}),
+        api.post(
+            "/v1/integrations/intg_c/auth",
+            json={"authType": "BASIC_AUTH", "username": "u", "password": CANARY * 100},
+        ),
+        api.post(
+            "/v1/integrations/intg_c/auth",
+            json={
+                "authType": "BEARER_TOKEN",
+                "token": CANARY,
+                "headers": [{"key": "Authorization", "value": CANARY}],
+            },
+        ),
+        api.post("/v1/integrations/intg_c/auth", content=CANARY * 5000),
+        api.get(f"/v1/integrations/intg_c/auth/{auth_id}"),
+        api.get("/metrics"),
+        api.get("/readyz"),
+    ]
+    for response in responses:
+        assert CANARY not in response.text
+        assert CANARY not in str(response.headers)
+    resolved = api.post(f"/v1/integrations/intg_c/auth/{auth_id}/resolve")
+    assert resolved.json()["headers"]["X-Key"] == CANARY  # the one place it may appear
+
+    lines = json_log.getvalue().splitlines()
+    assert len(lines) >= len(responses) + 1
+    assert CANARY not in json_log.getvalue()
+    parsed = [json.loads(line) for line in lines]
+    access = [p for p in parsed if p["logger"] == "vaultauth.access"]
+    assert len(access) == len(responses) + 1
+    for entry in parsed:
+        assert entry["request_id"], entry
+        assert {"ts", "level", "logger", "message"} <= entry.keys()
+    first = access[0]
+    assert first["request_id"] == "req-create"
+    assert first["route"] == "/v1/integrations/{integrationId}/auth"
+    assert (first["method"], first["status"]) == ("POST", 200)
+    statuses = [a["status"] for a in access]
+    assert statuses[:6] == [200, 200, 422, 422, 422, 413]
+
+
+def test_an_unexpected_error_is_500_with_the_request_id_and_logged_by_type_only(
+    api: TestClient, json_log: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = api.app.state.runtime  # type: ignore[attr-defined]
+
+    def boom(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(CANARY)
+
+    monkeypatch.setattr(runtime.service, "get", boom)
+    response = api.get("/v1/integrations/intg_x/auth/auth_x", headers={"X-Request-ID": "r-500"})
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert response.headers["X-Request-ID"] == "r-500"
+    assert CANARY not in json_log.getvalue()
+    errors = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    logged = [e for e in errors if e["level"] == "error"]
+    assert logged
+    assert logged[0]["exc_type"] == "RuntimeError"
+    assert logged[0]["request_id"] == "r-500"
+    assert [e["status"] for e in errors if e["logger"] == "vaultauth.access"] == [500]
