@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from vaultauth.errors import VaultUnavailable
 from vaultauth.index.migrate import upgrade
 from vaultauth.index.sql import SqlMetadataIndex, create_index_engine
 from vaultauth.metrics import InstrumentedSecretStore, Metrics
+from vaultauth.resolve_cache import ResolveCache
 from vaultauth.service import CredentialService
 from vaultauth.settings import Settings
 from vaultauth.store.vault import VaultSecretStore
+from vaultauth.store.vault_login import VaultLogin, login_method_from
 
 
 def build_index(settings: Settings) -> tuple[Engine, SqlMetadataIndex]:
@@ -24,29 +23,37 @@ def build_index(settings: Settings) -> tuple[Engine, SqlMetadataIndex]:
     return engine, SqlMetadataIndex(engine)
 
 
-def vault_token_source(settings: Settings) -> Callable[[], str]:
-    """Where the facade's Vault token comes from: VAULTAUTH_VAULT_TOKEN or a token file."""
-    if settings.vault_token is not None:
-        token: SecretStr = settings.vault_token
-        return token.get_secret_value
-    token_file = settings.vault_token_file
-    if token_file is not None:
-        return lambda: token_file.read_text().strip()
-    raise VaultUnavailable(
-        "no Vault credentials: set VAULTAUTH_VAULT_TOKEN or VAULTAUTH_VAULT_TOKEN_FILE",
-        code="vault_not_configured",
+def build_resolve_cache(settings: Settings) -> ResolveCache | None:
+    if settings.resolve_cache_ttl == 0:
+        return None
+    return ResolveCache(settings.resolve_cache_ttl, settings.resolve_cache_max_entries)
+
+
+def build_vault_login(settings: Settings) -> VaultLogin:
+    """How the facade logs in to Vault (token, AppRole or Kubernetes); `start()` renews."""
+    return VaultLogin(
+        login_method_from(settings),
+        settings.vault_addresses(),
+        namespace=settings.vault_namespace,
+        timeout=settings.vault_timeout,
     )
 
 
-def build_secret_store(settings: Settings) -> VaultSecretStore:
-    return VaultSecretStore(
+def build_secret_store(settings: Settings, login: VaultLogin | None = None) -> VaultSecretStore:
+    """The Vault adapter, handed every token `login` obtains. Without `login` (one-shot
+    commands) it gets a login of its own, which logs in at the first 403 and never renews."""
+    login = login if login is not None else build_vault_login(settings)
+    store = VaultSecretStore(
         settings.vault_addresses()[0],
-        vault_token_source(settings),
+        login.current_token,
         mount=settings.vault_mount,
         timeout=settings.vault_timeout,
         pool_size=settings.worker_threads,
         namespace=settings.vault_namespace,
+        token_rejected=login.rejected,
     )
+    login.subscribe(store.set_token)
+    return store
 
 
 @dataclass
@@ -59,8 +66,11 @@ class Runtime:
     secrets: VaultSecretStore
     service: CredentialService
     metrics: Metrics | None = None
+    vault_login: VaultLogin | None = None
 
     def close(self) -> None:
+        if self.vault_login is not None:
+            self.vault_login.close()
         self.secrets.close()
         self.engine.dispose()
 
@@ -70,12 +80,16 @@ def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runt
     prefix = settings.checked_prefix()
     engine, index = build_index(settings)
     try:
-        secrets = build_secret_store(settings)
+        vault_login = build_vault_login(settings)
+        vault_login.start()
+        secrets = build_secret_store(settings, vault_login)
     except BaseException:
         engine.dispose()  # else its pooled connections are left to the garbage collector
         raise
     store = InstrumentedSecretStore(secrets, metrics) if metrics is not None else secrets
-    service = CredentialService(store, index, prefix=prefix)
+    service = CredentialService(
+        store, index, prefix=prefix, resolve_cache=build_resolve_cache(settings)
+    )
     return Runtime(
         settings=settings,
         engine=engine,
@@ -83,4 +97,5 @@ def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runt
         secrets=secrets,
         service=service,
         metrics=metrics,
+        vault_login=vault_login,
     )

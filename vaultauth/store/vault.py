@@ -102,7 +102,11 @@ class VaultSecretStore:
         pool_size: int = 40,
         namespace: str | None = None,
         failover_budget: float = 8.0,
+        token_rejected: Callable[[str], bool] | None = None,
     ) -> None:
+        """After a 403, `token_rejected(token)` says whether a new token has been set (through
+        `set_token`) in its place; the request is then retried once with it."""
+        self._token_rejected = token_rejected
         self._addrs = [addrs] if isinstance(addrs, str) else list(addrs)
         if not self._addrs:
             raise VaultUnavailable("no Vault address configured", code="vault_not_configured")
@@ -250,8 +254,10 @@ class VaultSecretStore:
         endpoint: str,
         *,
         missing_ok: bool = False,
+        retry_forbidden: bool = True,
         **kwargs: Any,
     ) -> requests.Response:
+        sent_token = client.token
         headers = {}
         if self._vault_index is not None and method in ("GET", "LIST"):
             headers = {
@@ -266,6 +272,15 @@ class VaultSecretStore:
             if missing_ok:
                 return None  # type: ignore[return-value]  # callers with missing_ok take None
             raise
+        except hvac.exceptions.Forbidden:
+            # An expired or revoked token: the login may have a new one (vault_login.py).
+            if not retry_forbidden or self._token_rejected is None:
+                raise
+            if not self._token_rejected(sent_token):
+                raise
+            return self._request(
+                client, method, endpoint, missing_ok=missing_ok, retry_forbidden=False, **kwargs
+            )
         return response
 
     def _remember_index(self, response: requests.Response) -> None:

@@ -3,11 +3,12 @@
 `VaultLogin` holds the one current token of the process. `start()` runs a daemon thread that
 renews the token at 2/3 of its TTL. When renewal is impossible - Vault refuses it, or caps it
 because the token nears its max TTL - the thread logs in again while the old token is still
-valid, so no request waits for a login or meets an expired token. The secret store calls
-`token()` before each Vault call (an attribute read) and `rejected(token)` when Vault answers
+valid, so no request waits for a login or meets an expired token. The secret store is handed
+each new token (`subscribe(store.set_token)`) and calls `rejected(token)` when Vault answers
 403, which logs in again at once (a token revoked out of band) and says whether to retry.
+Nothing here needs Vault at startup: a failed first login is retried in the background.
 
-Login requests go through their own small hvac client: `POST auth/<mount>/login` (AppRole,
+Login requests go through a short-lived hvac client each: `POST auth/<mount>/login` (AppRole,
 Kubernetes), `GET auth/token/lookup-self` and `POST auth/token/renew-self` (the `default`
 policy grants both). Vault's answers are never logged or passed on; credentials stay
 `SecretStr` until the login request needs them.
@@ -18,7 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -38,16 +40,18 @@ MIN_WAIT = 0.2
 TOKEN_FILE_RECHECK = 10.0  # seconds between checks of a token file for a new token
 FORCED_LOGIN_INTERVAL = 1.0  # at most one login per second from rejected() (a 403 storm)
 MAX_BACKOFF = 30.0
+LOOKUP_RETRY = 5.0  # seconds until a token Vault could not be asked about is looked up again
 
 AuthMethodName = Literal["token", "approle", "kubernetes"]
 
 
 @dataclass(frozen=True)
 class Lease:
-    """A token and what Vault said of its lifetime. `ttl` 0 means it does not expire."""
+    """A token and what Vault said of its lifetime: `ttl` 0 means it does not expire (or is
+    not ours to manage), None that Vault could not be asked yet."""
 
     token: str = field(repr=False)
-    ttl: float
+    ttl: float | None
     renewable: bool
 
 
@@ -113,6 +117,8 @@ class TokenLogin:
         except hvac.exceptions.Forbidden:
             # Without the `default` policy a token may not look itself up; use it unmanaged.
             return Lease(token=token, ttl=0, renewable=False)
+        except requests.exceptions.RequestException:
+            return Lease(token=token, ttl=None, renewable=False)  # look it up again later
         ttl = float(data.get("ttl") or 0)
         return Lease(token=token, ttl=ttl, renewable=bool(data.get("renewable")))
 
@@ -264,7 +270,11 @@ class LoginStats:
 
 
 class VaultLogin:
-    """The facade's current Vault token: logged in, renewed and replaced in the background."""
+    """The facade's current Vault token: logged in, renewed and replaced in the background.
+
+    Consumers either ask `token()` / `current_token()`, or `subscribe(callback)` to be handed
+    every new token (the secret store's `set_token`).
+    """
 
     def __init__(
         self,
@@ -280,19 +290,12 @@ class VaultLogin:
         self.method = method
         self.stats = LoginStats()
         self._clock = clock
-        self._sessions = [requests.Session() for _ in addrs]
-        self._clients = [
-            hvac.Client(
-                url=addr,
-                token="",  # never fall back to VAULT_TOKEN or ~/.vault-token
-                timeout=timeout,  # type: ignore[arg-type]  # hvac accepts float; its stub says int
-                namespace=namespace,
-                session=session,
-            )
-            for addr, session in zip(addrs, self._sessions, strict=True)
-        ]
+        self._addrs = list(addrs)
+        self._namespace = namespace
+        self._timeout = timeout
         self._lock = threading.Lock()  # one login or renewal at a time
         self._current: _Current | None = None
+        self._subscribers: list[Callable[[str], None]] = []
         self._last_forced_login = -FORCED_LOGIN_INTERVAL
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -301,6 +304,11 @@ class VaultLogin:
         return f"VaultLogin(method={self.method.name!r}, stats={self.stats!r})"
 
     # -- what the secret store calls ------------------------------------------------------
+
+    def current_token(self) -> str:
+        """The current token, or "" before the first successful login (never blocks)."""
+        current = self._current
+        return current.lease.token if current is not None else ""
 
     def token(self) -> str:
         """The current token; logs in first if there is none yet (raises VaultUnavailable)."""
@@ -313,17 +321,24 @@ class VaultLogin:
             assert self._current is not None
             return self._current.lease.token
 
+    def subscribe(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(token)` now (if logged in) and with every new token from then on."""
+        with self._lock:
+            self._subscribers.append(callback)
+            if self._current is not None:
+                callback(self._current.lease.token)
+
     def rejected(self, token: str) -> bool:
         """Vault answered 403 to `token`: log in again now if it is still the current one.
 
-        True when a different token is now current (the caller retries once). A policy denial
-        looks the same to Vault's clients as a dead token, so forced logins are rate-limited.
+        True when a different token is now current (the caller retries once with it). A policy
+        denial looks the same as a dead token, so forced logins are rate-limited.
         """
         with self._lock:
             current = self._current
             if current is not None and current.lease.token != token:
                 return True
-            if not self.method.can_login_again and current is not None:
+            if current is not None and not self.method.can_login_again:
                 return False
             if self._clock() - self._last_forced_login < FORCED_LOGIN_INTERVAL:
                 return False
@@ -332,7 +347,7 @@ class VaultLogin:
                 self._login()
             except VaultUnavailable:
                 return False
-            return self._current is not None and self._current.lease.token != token
+            return self.current_token() != token
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -353,30 +368,50 @@ class VaultLogin:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-        for session in self._sessions:
-            session.close()
+
+    @contextmanager
+    def _client(self, addr: str) -> Iterator[hvac.Client]:
+        """A client for one login or renewal, on a session of its own: logins are rare, and a
+        session closed right after leaves no idle socket behind."""
+        with requests.Session() as session:
+            session.trust_env = False  # no proxy or netrc from the environment
+            yield hvac.Client(
+                url=addr,
+                token="",  # never fall back to VAULT_TOKEN or ~/.vault-token
+                timeout=self._timeout,  # type: ignore[arg-type]  # hvac takes a float; stub: int
+                namespace=self._namespace,
+                session=session,
+            )
 
     # -- internals (called with self._lock held, or from the one background thread) -----------
+
+    def _install(self, current: _Current) -> None:
+        previous = self._current
+        self._current = current
+        if previous is None or previous.lease.token != current.lease.token:
+            for callback in self._subscribers:
+                callback(current.lease.token)
 
     def _login(self) -> None:
         """Log in through each address in turn; raise VaultUnavailable if none succeeds."""
         code = "vault_login_failed"
-        for client in self._clients:
+        for addr in self._addrs:
             try:
-                lease = self.method.login(client)
+                with self._client(addr) as client:
+                    lease = self.method.login(client)
             except requests.exceptions.RequestException:
                 code = "vault_unreachable"
                 continue  # another node may answer
             except hvac.exceptions.VaultError as exc:
                 self.stats.failures += 1
-                reason = type(exc).__name__
-                log.warning("Vault login (%s) refused: %s", self.method.name, reason)
+                log.warning("Vault login (%s) refused: %s", self.method.name, type(exc).__name__)
                 raise VaultUnavailable(
                     "Vault refused the facade's login", code="vault_login_failed"
                 ) from None
-            self._current = _Current(lease, self._clock(), lease.ttl)
+            self._install(_Current(lease, self._clock(), lease.ttl or 0))
             self.stats.logins += 1
-            log.info("logged in to Vault with %s; token ttl %ss", self.method.name, int(lease.ttl))
+            ttl = "unknown" if lease.ttl is None else f"{lease.ttl:g}s"
+            log.info("logged in to Vault with %s; token ttl %s", self.method.name, ttl)
             return
         self.stats.failures += 1
         log.warning("Vault login (%s) failed: %s", self.method.name, code)
@@ -384,28 +419,26 @@ class VaultLogin:
 
     def _renew(self, current: _Current) -> bool:
         """`POST auth/token/renew-self`; True if the token lives on for a full TTL."""
-        for client in self._clients:
-            client.token = current.lease.token
+        for addr in self._addrs:
             try:
-                auth = client.auth.token.renew_self()["auth"]
+                with self._client(addr) as client:
+                    client.token = current.lease.token
+                    auth = client.auth.token.renew_self()["auth"]
             except requests.exceptions.RequestException:
                 continue
             except hvac.exceptions.VaultError:
                 return False  # expired, revoked, or not renewable after all
             ttl = float(auth.get("lease_duration") or 0)
             self.stats.renewals += 1
-            self._current = _Current(
-                Lease(current.lease.token, ttl, bool(auth.get("renewable"))),
-                self._clock(),
-                current.login_ttl,
-            )
+            lease = Lease(current.lease.token, ttl, bool(auth.get("renewable")))
+            self._install(_Current(lease, self._clock(), current.login_ttl))
             # Vault caps a renewal at the token's max TTL; a capped token is replaced early.
             return ttl >= current.login_ttl or not self.method.can_login_again
-        return False
+        raise VaultUnavailable("Vault is unreachable", code="vault_unreachable")
 
     def _refresh(self) -> None:
         current = self._current
-        if current is None:
+        if current is None or current.lease.ttl is None:
             self._login()
             return
         if current.lease.ttl == 0:
@@ -419,12 +452,14 @@ class VaultLogin:
             return
         # A fixed token that cannot be renewed further: use it until it expires.
         log.warning("the Vault token can no longer be renewed; it will expire")
-        self._current = _Current(Lease(current.lease.token, 0, False), self._clock(), 0)
+        self._install(_Current(Lease(current.lease.token, 0, False), self._clock(), 0))
 
     def _next_wait(self) -> float:
         current = self._current
         if current is None:
             return MIN_WAIT
+        if current.lease.ttl is None:
+            return LOOKUP_RETRY
         if current.lease.ttl == 0:
             return TOKEN_FILE_RECHECK if self.method.can_login_again else 3600.0
         due = current.obtained_at + current.lease.ttl * RENEW_AT
@@ -433,7 +468,7 @@ class VaultLogin:
     def _retry_wait(self, backoff: float) -> float:
         """After a failure: back off, but retry while the current token still has time left."""
         current = self._current
-        if current is None or current.lease.ttl == 0:
+        if current is None or not current.lease.ttl:
             return backoff
         left = current.obtained_at + current.lease.ttl - self._clock()
         return max(MIN_WAIT, min(backoff, left / 3))
