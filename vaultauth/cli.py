@@ -31,6 +31,16 @@ keys_app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 index_app = typer.Typer(help="Manage the metadata index (SQLite or PostgreSQL).")
 app.add_typer(index_app, name="index")
+policies_app = typer.Typer(help="Print vaultauth's Vault policies (HCL).", no_args_is_help=True)
+app.add_typer(policies_app, name="policies")
+
+MountOption = Annotated[
+    str | None, typer.Option(help="KV v2 mount. Default: VAULTAUTH_VAULT_MOUNT, else secret.")
+]
+PrefixOption = Annotated[
+    str | None,
+    typer.Option(help="KV path prefix. Default: VAULTAUTH_VAULT_PREFIX, else vaultauth."),
+]
 
 
 def exit_code_of(exc: VaultauthError) -> int:
@@ -224,6 +234,50 @@ def create_key(settings: Settings, tenant: str, scopes: list[Scope]) -> str:
     finally:
         engine.dispose()
     return plaintext
+
+
+@policies_app.command("render")
+def policies_render(
+    tenant: Annotated[str, typer.Option(help="The tenant whose credentials the service reads.")],
+    integration: Annotated[
+        list[str], typer.Option(help="An integration id the service may read; repeatable.")
+    ],
+    mount: MountOption = None,
+    prefix: PrefixOption = None,
+) -> None:
+    """Print a consumer policy: read-only access to chosen integrations of one tenant."""
+    from vaultauth.policies import render_consumer
+
+    try:
+        settings = Settings()
+        typer.echo(
+            render_consumer(
+                tenant=tenant,
+                integrations=integration,
+                mount=mount or settings.vault_mount,
+                prefix=prefix or settings.vault_prefix,
+            ),
+            nl=False,
+        )
+    except VaultauthError as exc:
+        raise _fail(exc) from None
+
+
+@policies_app.command("facade")
+def policies_facade(mount: MountOption = None, prefix: PrefixOption = None) -> None:
+    """Print the facade's policy for its mount and prefix."""
+    from vaultauth.policies import render_facade
+
+    try:
+        settings = Settings()
+        typer.echo(
+            render_facade(
+                mount=mount or settings.vault_mount, prefix=prefix or settings.vault_prefix
+            ),
+            nl=False,
+        )
+    except VaultauthError as exc:
+        raise _fail(exc) from None
 
 
 def main() -> None:
