@@ -20,6 +20,7 @@ class TcpProxy:
         self.port = port if port is not None else free_port(1)
         self._flowing = threading.Event()
         self._flowing.set()
+        self._closed = threading.Event()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._listener: socket.socket | None = None
@@ -46,15 +47,16 @@ class TcpProxy:
         self._flowing.set()
 
     def close(self) -> None:
-        """Stop listening and drop every connection (new ones are refused)."""
+        """Stop listening and drop every connection and the bytes held by a pause."""
+        self._closed.set()
         with self._lock:
             listener, self._listener = self._listener, None
             sockets, self._sockets = self._sockets, []
-        self._flowing.set()
         for sock in ([listener] if listener else []) + sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
+        self._flowing.set()
         for thread in self._threads:
             thread.join(5)
         self._threads = []
@@ -96,6 +98,8 @@ class TcpProxy:
                     sink.shutdown(socket.SHUT_WR)
                 return
             self._flowing.wait()
+            if self._closed.is_set():
+                return
             try:
                 sink.sendall(chunk)
             except OSError:
