@@ -123,7 +123,8 @@ def test_json_logs_carry_request_ids_and_no_secret(api: TestClient, json_log: io
     responses = [
         created,
         api.patch(
-            f"/v1/integrations/intg_c/auth/{auth_id}", json={"apiKey": {"key": "X-Key", "value": CANARY}}
+            f"/v1/integrations/intg_c/auth/{auth_id}",
+            json={"apiKey": {"key": "X-Key", "value": CANARY}},
         ),
         # Rejected inputs that carry the canary: bad type, too long, clash, body too large.
         api.post("/v1/integrations/intg_c/auth", json={"authType": "BEARER_TOKEN", "token": 7}),
