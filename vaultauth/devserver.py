@@ -5,7 +5,12 @@ Development only: the OpenBao unseal key and root token sit in the data dir (see
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 from pydantic import SecretStr
 
@@ -22,8 +27,49 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)  # noqa: T201 - the dev command talks to a person
 
 
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _signals_unwind() -> Iterator[None]:
+    """SIGTERM unwinds the stack like Ctrl-C does, so the `finally` that stops OpenBao runs.
+
+    Python's default SIGTERM action kills the process outright; uvicorn, which catches SIGTERM
+    while it serves, re-raises it once it has shut down, which would then leave OpenBao running.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """While OpenBao is being stopped (bounded by its own timeouts), a second Ctrl-C or
+    SIGTERM must not interrupt the wait and leave the server behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_dev(settings: Settings, *, host: str, port: int, vault_port: int) -> None:
-    """Start OpenBao, the index and the facade; Ctrl-C stops all of them."""
+    """Start OpenBao, the index and the facade; Ctrl-C or SIGTERM stops all of them."""
+    with _signals_unwind():
+        _run_dev(settings, host=host, port=port, vault_port=vault_port)
+
+
+def _run_dev(settings: Settings, *, host: str, port: int, vault_port: int) -> None:
     import uvicorn
 
     from vaultauth.api import create_app
@@ -58,5 +104,6 @@ def run_dev(settings: Settings, *, host: str, port: int, vault_port: int) -> Non
         _say(f"Facade:  http://{host}:{port}  (OpenAPI at /docs)")
         uvicorn.run(create_app(dev_settings), host=host, port=port, log_level="info")
     finally:
-        bao.stop()
+        with _signals_ignored():
+            bao.stop()
         _say("vaultauth dev: stopped.")
