@@ -1,0 +1,171 @@
+"""`vaultauth dev`: an embedded OpenBao and SQLite in the data dir that survive a restart, and
+that Ctrl-C or SIGTERM stops completely (the OpenBao child included)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.processes import free_port, wait_until
+
+KEY_RE = re.compile(r"vak_[A-Za-z0-9]{12}_[A-Za-z0-9_-]+")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has exited but not been reaped: it does not count as running.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@dataclass
+class DevRun:
+    process: subprocess.Popen[bytes]
+    stderr_path: Path
+    url: str
+    data_dir: Path
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def bao_pid(self) -> int:
+        return int((self.data_dir / "openbao" / "server.pid").read_text().strip())
+
+    def stop(self, first: signal.Signals) -> bool:
+        """Send `first`, then SIGTERM, then SIGKILL to the group; True if `first` was enough."""
+        process = self.process
+        if process.poll() is not None:
+            return True
+        os.kill(process.pid, first)
+        try:
+            process.wait(20)
+            return True
+        except subprocess.TimeoutExpired:
+            pass
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        return False
+
+
+@pytest.fixture
+def dev(tmp_path: Path) -> Iterator[list[DevRun]]:
+    """Starts `vaultauth dev` runs; afterwards stops any still running, and their OpenBao."""
+    runs: list[DevRun] = []
+    yield runs
+    for run in runs:
+        bao_pid = None
+        try:
+            bao_pid = run.bao_pid()
+        except (OSError, ValueError):
+            pass
+        run.stop(signal.SIGTERM)
+        if bao_pid is not None and _alive(bao_pid):
+            os.kill(bao_pid, signal.SIGKILL)  # a leftover of a failed test; ours by its pid file
+
+
+def _start(runs: list[DevRun], data_dir: Path, port: int, vault_port: int) -> DevRun:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("VAULTAUTH_", "VAULT_", "BAO_"))
+    }
+    env["VAULTAUTH_DATA_DIR"] = str(data_dir)
+    env["HOME"] = str(data_dir.parent)
+    stderr_path = data_dir.parent / f"dev-{len(runs)}.log"
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "vaultauth",
+                "dev",
+                "--port",
+                str(port),
+                "--vault-port",
+                str(vault_port),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=env,
+            start_new_session=True,
+        )
+    run = DevRun(process, stderr_path, f"http://127.0.0.1:{port}", data_dir)
+    runs.append(run)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"vaultauth dev exited early:\n{run.stderr()}")
+        return httpx.get(f"{run.url}/openapi.json", timeout=2).status_code == 200
+
+    wait_until(ready, 60, "vaultauth dev to serve")
+    return run
+
+
+def _stop_and_check(run: DevRun, first: signal.Signals) -> None:
+    bao_pid = run.bao_pid()
+    assert _alive(bao_pid)
+    assert run.stop(first), f"{first.name} did not stop vaultauth dev:\n{run.stderr()}"
+    deadline = time.monotonic() + 10
+    while _alive(bao_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(bao_pid), f"OpenBao (pid {bao_pid}) outlived vaultauth dev after {first.name}"
+    assert "vaultauth dev: stopped." in run.stderr()
+    assert not (run.data_dir / "openbao" / "server.pid").exists()
+
+
+def test_records_survive_a_restart_and_both_signals_stop_everything(
+    tmp_path: Path, dev: list[DevRun]
+) -> None:
+    data_dir = tmp_path / "data"
+    port, vault_port = free_port(), free_port()
+
+    first = _start(dev, data_dir, port, vault_port)
+    log = first.stderr()
+    assert "DEVELOPMENT ONLY" in log
+    keys = KEY_RE.findall(log)
+    assert len(set(keys)) == 1, log
+    key = keys[0]
+    assert f"curl -s -X POST http://127.0.0.1:{port}/v1/integrations/" in log
+    headers = {"X-API-Key": key}
+    with httpx.Client(base_url=first.url, headers=headers, timeout=10) as http:
+        created = http.post(
+            "/v1/integrations/intg_dev/auth",
+            json={"authType": "BEARER_TOKEN", "token": "dev-token", "headers": {"X-A": "b"}},
+        )
+        assert created.status_code == 200, created.text
+    record = created.json()
+    _stop_and_check(first, signal.SIGINT)
+    assert (data_dir / "index.sqlite3").exists()
+    assert (data_dir / "openbao" / "init.json").exists()
+
+    second = _start(dev, data_dir, port, vault_port)
+    assert KEY_RE.search(second.stderr()) is None, "a second start must not make a new key"
+    with httpx.Client(base_url=second.url, headers=headers, timeout=10) as http:
+        got = http.get(f"/v1/integrations/intg_dev/auth/{record['authId']}")
+        assert got.status_code == 200, got.text
+        assert got.json() == record
+        resolved = http.post(f"/v1/integrations/intg_dev/auth/{record['authId']}/resolve")
+        assert resolved.status_code == 200, resolved.text
+        assert resolved.json()["headers"] == {"X-A": "b", "Authorization": "Bearer dev-token"}
+    _stop_and_check(second, signal.SIGTERM)
