@@ -92,6 +92,25 @@ FieldValue = Annotated[
 ]
 
 
+def _check_secret_field_value(value: SecretStr) -> SecretStr:
+    _check_field_value(value.get_secret_value())
+    return value
+
+
+# A bearer token or an API key value is sent as (part of) a header value: the same rule applies,
+# or a CR/LF in it would inject headers into the outbound request.
+BearerToken = Annotated[
+    SecretStr,
+    Field(min_length=1, max_length=MAX_TOKEN),
+    AfterValidator(_check_secret_field_value),
+]
+ApiKeyValue = Annotated[
+    SecretStr,
+    Field(min_length=1, max_length=MAX_API_KEY_VALUE),
+    AfterValidator(_check_secret_field_value),
+]
+
+
 class Header(BaseModel):
     """A static header sent with every outbound request under an auth."""
 
@@ -115,12 +134,12 @@ class BasicCredential(_Strict):
 
 
 class BearerCredential(_Strict):
-    token: Annotated[SecretStr, Field(min_length=1, max_length=MAX_TOKEN)]
+    token: BearerToken
 
 
 class ApiKeyCredential(_Strict):
     key: FieldName
-    value: Annotated[SecretStr, Field(min_length=1, max_length=MAX_API_KEY_VALUE)]
+    value: ApiKeyValue
     position: Annotated[ApiKeyPosition, BeforeValidator(_lower)] = ApiKeyPosition.HEADER
 
 
@@ -129,7 +148,7 @@ Credential = NoAuthCredential | BasicCredential | BearerCredential | ApiKeyCrede
 
 class _ApiKeyPatch(_Strict):
     key: FieldName
-    value: Annotated[SecretStr, Field(min_length=1, max_length=MAX_API_KEY_VALUE)] | None = None
+    value: ApiKeyValue | None = None
     position: Annotated[ApiKeyPosition, BeforeValidator(_lower)] = ApiKeyPosition.HEADER
 
 
@@ -139,7 +158,7 @@ class _BasicPatch(_Strict):
 
 
 class _BearerPatch(_Strict):
-    token: Annotated[SecretStr, Field(min_length=1, max_length=MAX_TOKEN)] | None = None
+    token: BearerToken | None = None
 
 
 def invalid_input_from(exc: ValidationError, prefix: str = "") -> InvalidInput:
