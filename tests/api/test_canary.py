@@ -147,6 +147,7 @@ def _requests(client: TestClient) -> tuple[list[httpx2.Response], list[httpx2.Re
         ),
         call("POST", BASE, json={"authType": "BEARER_TOKEN", "token": TOKEN * 1000}),
         call("POST", BASE, json={"authType": "BEARER_TOKEN", "token": [TOKEN]}),
+        call("POST", BASE, json={"authType": "BEARER_TOKEN", "token": f"{TOKEN}\r\nX: 1"}),
         call("POST", BASE, json={"authType": "BEARER_TOKEN", "token": {"t": TOKEN}}),
         call("POST", BASE, json={"authType": TOKEN, "token": TOKEN}),
         call("POST", BASE, json={"authType": "API_KEY", "apiKey": API_KEY}),

@@ -228,6 +228,12 @@ INVALID_CREATES: list[tuple[dict[str, Any], str, str | None]] = [
     ),
     ({"authType": "BEARER_TOKEN", "token": "t" * (MAX_TOKEN + 1)}, "field_too_long", "token"),
     ({"authType": "BEARER_TOKEN", "token": 42}, "invalid_field", "token"),
+    ({"authType": "BEARER_TOKEN", "token": "t\r\nX-Injected: 1"}, "invalid_field", "token"),
+    (
+        {"authType": "API_KEY", "apiKey": {"key": "X-K", "value": "v\nX-Injected: 1"}},
+        "invalid_field",
+        "apiKey.value",
+    ),
     (
         {"authType": "API_KEY", "apiKey": {"key": "k", "value": "v", "position": "body"}},
         "invalid_field",

@@ -422,3 +422,41 @@ def test_valid_header_values(value: str) -> None:
 def test_invalid_header_values(value: str) -> None:
     with pytest.raises(ValueError, match="value"):
         Header(key="X", value=value)
+
+
+# -- secrets that become header values --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad", [f"{SECRET}\r\nX-Injected: 1", f"{SECRET}\n", f"\r{SECRET}", "a\x00"]
+)
+def test_token_and_api_key_value_may_not_break_the_header(bad: str) -> None:
+    cases: list[tuple[AuthType, dict[str, Any], str]] = [
+        (AuthType.BEARER_TOKEN, {"token": bad}, "token"),
+        (AuthType.API_KEY, {"apiKey": {"key": "X-K", "value": bad}}, "apiKey.value"),
+        (
+            AuthType.API_KEY,
+            {"apiKey": {"key": "k", "value": bad, "position": "query"}},
+            "apiKey.value",
+        ),
+    ]
+    for auth_type, fields, field in cases:
+        error = _invalid(auth_type, fields)
+        assert error.field == field
+        assert error.code == "invalid_field"
+        assert SECRET not in error.message
+    bearer = parse_credential(AuthType.BEARER_TOKEN, {"token": "t"})
+    with pytest.raises(InvalidInput) as caught:
+        patch_credential(AuthType.BEARER_TOKEN, bearer, {"token": bad})
+    assert caught.value.field == "token"
+    with pytest.raises(InvalidInput) as caught:
+        patch_credential(AuthType.API_KEY, _api_key(), {"apiKey": {"key": "k", "value": bad}})
+    assert caught.value.field == "apiKey.value"
+
+
+def test_basic_credentials_are_base64_encoded_so_any_character_is_kept() -> None:
+    credential = parse_credential(
+        AuthType.BASIC_AUTH, {"username": "u", "password": "line1\r\nline2\ttab"}
+    )
+    assert isinstance(credential, BasicCredential)
+    assert credential.password.get_secret_value() == "line1\r\nline2\ttab"
