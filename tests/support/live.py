@@ -1,0 +1,64 @@
+"""The facade served by uvicorn on a thread, on 127.0.0.1 and a port the OS picks; and an
+httpx transport that sends requests through a Starlette TestClient (the facade client's
+injectable transport, without a socket)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI) -> Iterator[str]:
+    """Run `app` (with its lifespan) until the block ends; yield its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, ws="none", http="h11", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="facade", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the facade did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+def through_test_client(client: TestClient) -> httpx.MockTransport:
+    """An httpx transport that hands each request to `client` (which runs the ASGI app)."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        skip = {"host", "content-length", "transfer-encoding"}
+        answer = client.request(
+            request.method,
+            request.url.raw_path.decode("ascii"),
+            headers={k: v for k, v in request.headers.items() if k.lower() not in skip},
+            content=request.read(),
+        )
+        headers = [
+            (k, v)
+            for k, v in answer.headers.multi_items()
+            if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")
+        ]
+        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
+
+    return httpx.MockTransport(handle)

@@ -1,0 +1,65 @@
+"""The client library's exceptions, one tree whatever the source (facade or Vault).
+
+    ClientError                 base; `.source` is "facade" or "vault", `.status` the HTTP status
+    ├── AccessDenied            401/403: the API key is missing, unknown or lacks
+    │                           `credentials:read`, or Vault refused the token
+    ├── CredentialNotFound      404: no such record (also: it belongs to another tenant)
+    ├── ServiceUnavailable      unreachable, timed out, 429 or 5xx; `.retry_after` when given
+    └── UnexpectedResponse      any other answer, or one that does not parse
+
+Messages are ours, built from the status and the facade's error code and message (which never
+repeat a submitted value). No exception holds a credential, an API key or a Vault token, and
+none chains the httpx exception (whose request carries them).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Source = Literal["facade", "vault"]
+
+
+class ClientError(Exception):
+    """Base of every error the client library raises."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: Source,
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.source = source
+        self.status = status
+        self.code = code
+
+
+class AccessDenied(ClientError):
+    """The facade refused the API key (401/403), or Vault refused the token (403)."""
+
+
+class CredentialNotFound(ClientError):
+    """No such auth record, or one of another tenant (404)."""
+
+
+class ServiceUnavailable(ClientError):
+    """The facade or Vault cannot answer now; retry after `retry_after` seconds if set."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: Source,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, source=source, status=status, code=code)
+        self.retry_after = retry_after
+
+
+class UnexpectedResponse(ClientError):
+    """An answer the client does not understand (another status, or a malformed body)."""

@@ -1,0 +1,167 @@
+"""VaultResolver: build an integration's credentials straight from Vault KV v2, no facade.
+
+For services that hold their own Vault token (see `policies/vaultauth-consumer.hcl`). It reads
+`GET /v1/<mount>/data/<prefix>/<tenant>/integrations/<integrationId>/auth/<authId>` over plain
+httpx (no hvac) and turns the secret document into headers and query parameters with the very
+functions the facade uses (`vaultauth.document`, `vaultauth.resolve`), so both agree exactly.
+
+It reads the latest KV version: a write is visible here as soon as Vault has it, a moment
+before the facade's index names it.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from vaultauth.client.credentials import ResolvedCredentials, check_id, error_for, unreachable
+from vaultauth.client.errors import UnexpectedResponse
+from vaultauth.document import SecretDocument
+from vaultauth.errors import InvalidInput
+from vaultauth.ids import secret_path
+from vaultauth.resolve import resolve
+
+DEFAULT_TIMEOUT = 5.0
+
+
+def _check_segments(value: str, what: str) -> str:
+    for segment in value.strip("/").split("/"):
+        check_id(segment, f"each segment of {what}")
+    return value.strip("/")
+
+
+class VaultResolver:
+    """Reads auth records of one `tenant` from the KV v2 `mount`, below `prefix`.
+
+    `token` is the Vault token, or a function returning the current one (for a token file
+    that Vault Agent keeps fresh, pass `lambda: path.read_text().strip()`).
+    """
+
+    def __init__(
+        self,
+        addr: str,
+        token: str | Callable[[], str],
+        *,
+        tenant: str,
+        mount: str = "secret",
+        prefix: str = "vaultauth",
+        namespace: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | str | bool = True,
+    ) -> None:
+        self.addr = addr.rstrip("/")
+        self.tenant = check_id(tenant, "tenant")
+        self.mount = _check_segments(mount, "mount")
+        self.prefix = _check_segments(prefix, "prefix")
+        self.namespace = namespace
+        if isinstance(token, str):
+            fixed = token
+            self._token: Callable[[], str] = lambda: fixed
+        else:
+            self._token = token
+        self._timeout = timeout
+        self._transport = transport
+        self._async_transport = async_transport
+        self._verify = verify
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
+        self._async_client: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"VaultResolver(addr={self.addr!r}, mount={self.mount!r}, prefix={self.prefix!r}, "
+            f"tenant={self.tenant!r})"
+        )
+
+    def _sync(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    base_url=self.addr,
+                    timeout=self._timeout,
+                    transport=self._transport,
+                    verify=self._verify,
+                )
+            return self._client
+
+    def _async(self) -> httpx.AsyncClient:
+        with self._lock:
+            if self._async_client is None:
+                self._async_client = httpx.AsyncClient(
+                    base_url=self.addr,
+                    timeout=self._timeout,
+                    transport=self._async_transport,
+                    verify=self._verify,
+                )
+            return self._async_client
+
+    def _request(self, integration_id: str, auth_id: str) -> tuple[str, dict[str, str]]:
+        check_id(integration_id, "integration_id")
+        check_id(auth_id, "auth_id")
+        path = secret_path(self.prefix, self.tenant, integration_id, auth_id)
+        headers = {"X-Vault-Token": self._token(), "X-Vault-Request": "true"}
+        if self.namespace:
+            headers["X-Vault-Namespace"] = self.namespace
+        return f"/v1/{self.mount}/data/{path}", headers
+
+    def _answer(
+        self, response: httpx.Response, integration_id: str, auth_id: str
+    ) -> ResolvedCredentials:
+        what = f"{integration_id}/{auth_id}"
+        if response.status_code != 200:
+            raise error_for(response, "vault", what)
+        try:
+            body: Any = response.json()
+            data = body["data"]["data"]
+            version = int(body["data"]["metadata"]["version"])
+            document = SecretDocument.from_vault(data)
+        except (ValueError, KeyError, TypeError, InvalidInput):
+            raise UnexpectedResponse(
+                f"the secret document of {what} in Vault is malformed", source="vault", status=200
+            ) from None
+        resolved = resolve(document)
+        return ResolvedCredentials(
+            integration_id=integration_id,
+            auth_id=auth_id,
+            auth_type=document.auth_type.value,
+            version=version,
+            headers=resolved.headers,
+            query=resolved.query,
+        )
+
+    def resolve(self, integration_id: str, auth_id: str) -> ResolvedCredentials:
+        """Read the secret document and build the headers and query parameters to send."""
+        url, headers = self._request(integration_id, auth_id)
+        try:
+            response = self._sync().get(url, headers=headers)
+        except httpx.TransportError as exc:
+            raise unreachable(exc, "vault", self.addr) from None
+        return self._answer(response, integration_id, auth_id)
+
+    async def aresolve(self, integration_id: str, auth_id: str) -> ResolvedCredentials:
+        """`resolve`, without blocking the event loop."""
+        url, headers = self._request(integration_id, auth_id)
+        try:
+            response = await self._async().get(url, headers=headers)
+        except httpx.TransportError as exc:
+            raise unreachable(exc, "vault", self.addr) from None
+        return self._answer(response, integration_id, auth_id)
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        with self._lock:
+            client, self._async_client = self._async_client, None
+        if client is not None:
+            await client.aclose()
+        self.close()
