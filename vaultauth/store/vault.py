@@ -156,17 +156,47 @@ class VaultSecretStore:
                 client, "POST", f"data/{path}", json={"options": {"cas": cas}, "data": data}
             )
 
-        try:
-            response = self._with_failover(attempt)
-        except Conflict:
-            if attempts > 1:
-                # An earlier attempt may have been applied with its answer lost.
-                current = self._read_response(path, None)
-                if current is not None and current["data"]["data"] == data:
-                    return int(current["data"]["metadata"]["version"])
-            raise
-        self._remember_index(response)
-        return int(response.json()["data"]["version"])
+        deadline = time.monotonic() + self._budget
+        while True:
+            try:
+                response = self._with_failover(attempt)
+            except Conflict:
+                if len(self._clients) == 1:
+                    raise
+                if self._conflict_is_real(path, cas):
+                    if attempts > 1 and self._our_write_landed(path, cas, data):
+                        return cas + 1
+                    raise
+                if time.monotonic() >= deadline:
+                    raise VaultUnavailable(
+                        "Vault nodes disagree on the record's version; retry shortly",
+                        code="vault_lagging",
+                    ) from None
+                time.sleep(_ROUND_BACKOFF)
+                self._discover_leader(force=True)
+                continue
+            self._remember_index(response)
+            return int(response.json()["data"]["version"])
+
+    def _conflict_is_real(self, path: str, cas: int) -> bool:
+        """A CAS mismatch is real only if the key is past `cas`.
+
+        Just after an election the new leader (or a standby) can judge the CAS on state that
+        has not caught up yet, and reject a write whose `cas` is in fact current.
+        """
+        info = self.version_info(path)
+        return (info.current_version if info is not None else 0) > cas
+
+    def _our_write_landed(self, path: str, cas: int, data: dict[str, Any]) -> bool:
+        """After a retry: did an earlier attempt, whose answer was lost, write `data`?"""
+        landed = self._read_settled(path, cas + 1)
+        if landed is None:
+            raise VaultUnavailable(
+                "Vault failed over during the write and its outcome is unknown; "
+                "read the record and retry",
+                code="vault_outcome_unknown",
+            )
+        return landed == data
 
     def read(self, path: str, version: int | None = None) -> dict[str, Any] | None:
         """GET <mount>/data/<path>?version=N. A KV v2 404 means missing, deleted or destroyed."""
@@ -230,6 +260,19 @@ class VaultSecretStore:
         raise VaultUnavailable("Vault is sealed or not ready", code="vault_sealed")
 
     # --- plumbing -------------------------------------------------------------------------
+
+    def _read_settled(self, path: str, version: int) -> dict[str, Any] | None:
+        """Read `version` from the elected leader, waiting out replication lag within budget."""
+        deadline = time.monotonic() + self._budget
+        while True:
+            self._discover_leader(force=True)
+            body = self._read_response(path, version)
+            if body is not None:
+                data: dict[str, Any] = body["data"]["data"]
+                return data
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(_ROUND_BACKOFF)
 
     def _read_response(self, path: str, version: int | None) -> dict[str, Any] | None:
         params = {"version": str(version)} if version is not None else None
