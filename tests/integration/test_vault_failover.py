@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 import secrets
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
