@@ -267,6 +267,7 @@ class LoginStats:
     logins: int = 0
     renewals: int = 0
     failures: int = 0
+    forced_logins: int = 0  # logins because Vault refused the current token (rejected())
 
 
 class VaultLogin:
@@ -343,6 +344,7 @@ class VaultLogin:
             if self._clock() - self._last_forced_login < FORCED_LOGIN_INTERVAL:
                 return False
             self._last_forced_login = self._clock()
+            self.stats.forced_logins += 1
             try:
                 self._login()
             except VaultUnavailable:
