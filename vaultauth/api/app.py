@@ -13,8 +13,8 @@ from vaultauth import __version__
 from vaultauth.api.errors import install_error_handlers
 from vaultauth.api.limits import BodySizeLimit
 from vaultauth.api.observe import RequestObserver
-from vaultauth.api.paths import EncodedSlashes
 from vaultauth.api.ops import router as ops_router
+from vaultauth.api.paths import EncodedSlashes
 from vaultauth.api.routes import router
 from vaultauth.metrics import Metrics
 from vaultauth.settings import Settings
