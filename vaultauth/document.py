@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from vaultauth.errors import InvalidInput
+from vaultauth.errors import CorruptSecret, InvalidInput
 from vaultauth.models import (
     ApiKeyCredential,
     AuthType,
@@ -54,7 +54,7 @@ class SecretDocument:
 
     @classmethod
     def from_vault(cls, data: dict[str, Any]) -> SecretDocument:
-        """Parse a KV `data` object; raises InvalidInput (without values) when malformed."""
+        """Parse a KV `data` object; raises CorruptSecret (without values) when malformed."""
         try:
             auth_type = AuthType.parse(data.get("authType"))
             headers = tuple(Header.model_validate(h) for h in data.get("headers") or [])
@@ -69,7 +69,5 @@ class SecretDocument:
                 case AuthType.API_KEY:
                     credential = ApiKeyCredential.model_validate(data.get("apiKey"))
         except (ValidationError, InvalidInput):
-            raise InvalidInput(
-                "the secret document in Vault is malformed", code="malformed_secret_document"
-            ) from None
+            raise CorruptSecret("the secret document in Vault is malformed") from None
         return cls(auth_type=auth_type, credential=credential, headers=headers)

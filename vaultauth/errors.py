@@ -6,6 +6,7 @@
     ├── NotPermitted          the key lacks the scope for the call
     ├── NotFound              no such record (also: it belongs to another tenant)
     ├── Conflict              a concurrent change won (check-and-set)
+    ├── CorruptSecret         Vault holds a secret document this service cannot read
     └── Unavailable           a backing service cannot serve now; retry later
         ├── VaultUnavailable  unreachable, sealed, timing out, or refusing the facade's token
         └── IndexUnavailable  the metadata index cannot be reached
@@ -46,6 +47,10 @@ class NotFound(VaultauthError):
 
 class Conflict(VaultauthError):
     code = "conflict"
+
+
+class CorruptSecret(VaultauthError):
+    code = "malformed_secret_document"
 
 
 class Unavailable(VaultauthError):

@@ -37,7 +37,8 @@ MAX_API_KEY_VALUE = 4096
 
 # RFC 9110 field-name: a "token" of visible ASCII without separators.
 _TOKEN_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_FORBIDDEN_VALUE_CHARS = re.compile(r"[\r\n\x00]")
+# RFC 9110 field-value, without obs-text: visible ASCII, space and tab.
+_FORBIDDEN_VALUE_CHARS = re.compile(r"[^\t\x20-\x7e]")
 
 
 class AuthType(StrEnum):
@@ -74,7 +75,7 @@ def _check_field_name(value: str) -> str:
 
 def _check_field_value(value: str) -> str:
     if _FORBIDDEN_VALUE_CHARS.search(value):
-        raise ValueError("must not contain CR, LF or NUL")
+        raise ValueError("must be visible ASCII, spaces or tabs (no CR, LF or control characters)")
     return value
 
 
@@ -128,9 +129,38 @@ class NoAuthCredential(_Strict):
     kind: Literal["none"] = "none"
 
 
+def _check_username(value: str) -> str:
+    if ":" in value:
+        raise ValueError("must not contain ':' (RFC 7617 splits user and password at it)")
+    return _check_encodable(value)
+
+
+def _check_encodable(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _check_secret_encodable(value: SecretStr) -> SecretStr:
+    _check_encodable(value.get_secret_value())
+    return value
+
+
+Username = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_USERNAME),
+    AfterValidator(_check_username),
+]
+Password = Annotated[
+    SecretStr, Field(max_length=MAX_PASSWORD), AfterValidator(_check_secret_encodable)
+]
+
+
 class BasicCredential(_Strict):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=MAX_USERNAME)]
-    password: Annotated[SecretStr, Field(max_length=MAX_PASSWORD)]
+    username: Username
+    password: Password
 
 
 class BearerCredential(_Strict):
@@ -153,8 +183,8 @@ class _ApiKeyPatch(_Strict):
 
 
 class _BasicPatch(_Strict):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=MAX_USERNAME)] | None = None
-    password: Annotated[SecretStr, Field(max_length=MAX_PASSWORD)] | None = None
+    username: Username | None = None
+    password: Password | None = None
 
 
 class _BearerPatch(_Strict):

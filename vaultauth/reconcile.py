@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from vaultauth.document import SecretDocument
-from vaultauth.errors import InvalidInput
+from vaultauth.errors import CorruptSecret, InvalidInput
 from vaultauth.ids import secret_path, tenant_path, validate_path_segment
 from vaultauth.models import AuthRecord, record_fields_from
 from vaultauth.ports import MetadataIndex, SecretStore, SecretVersionInfo
@@ -249,7 +249,7 @@ class Reconciler:
             )
         try:
             document = SecretDocument.from_vault(data)
-        except InvalidInput:
+        except CorruptSecret:
             return Finding(
                 problem,
                 Outcome.NEEDS_ATTENTION,

@@ -152,6 +152,8 @@ class CredentialService:
             record.auth_type, current.credential, body.credential_fields or {}
         )
         headers = current.headers if body.headers is None else body.headers
+        if credential == current.credential and headers == current.headers:
+            return record  # nothing changes: no new Vault version
         check_headers(credential, headers)
         document = SecretDocument(record.auth_type, credential, headers)
         version = self._secrets.write(path, document.to_vault(), cas=record.version)

@@ -209,7 +209,7 @@ INVALID_CREATES: list[tuple[dict[str, Any], str, str | None]] = [
     ({"authType": "OAUTH2", "token": "t"}, "invalid_auth_type", "authType"),
     ({"authType": "", "token": "t"}, "invalid_auth_type", "authType"),
     ({"authType": 3}, "invalid_auth_type", "authType"),
-    ({"token": "t"}, "invalid_auth_type", "authType"),
+    ({"token": "t"}, "missing_field", "authType"),
     ({"authType": "BEARER_TOKEN"}, "missing_credential", "token"),
     ({"authType": "BEARER_TOKEN", "username": "u", "password": "p"}, "missing_credential", "token"),
     ({"authType": "BASIC_AUTH", "username": "u"}, "missing_credential", "password"),

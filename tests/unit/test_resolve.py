@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from vaultauth.document import SecretDocument
-from vaultauth.errors import InvalidInput
+from vaultauth.errors import CorruptSecret
 from vaultauth.models import AuthType, Header, parse_credential
 from vaultauth.resolve import resolve
 
@@ -126,7 +126,7 @@ def test_document_round_trips_through_vault_form(
     ],
 )
 def test_malformed_vault_document(data: dict[str, Any]) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(CorruptSecret) as caught:
         SecretDocument.from_vault(data)
     assert caught.value.code == "malformed_secret_document"
     assert "planted-secret" not in str(caught.value)

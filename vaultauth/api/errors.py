@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vaultauth.errors import (
     Conflict,
+    CorruptSecret,
     InvalidInput,
     NotAuthenticated,
     NotFound,
@@ -32,6 +33,7 @@ STATUS_OF: dict[type[VaultauthError], int] = {
     NotPermitted: 403,
     NotFound: 404,
     Conflict: 409,
+    CorruptSecret: 502,
     Unavailable: 503,
 }
 
@@ -67,7 +69,7 @@ def status_of(exc: VaultauthError) -> int:
 
 
 def _validation_code(kind: str, field: str) -> str:
-    if field == "authType":
+    if field == "authType" and kind != "missing":
         return "invalid_auth_type"
     return {
         "missing": "missing_field",
