@@ -21,7 +21,7 @@ import httpx
 from vaultauth.client.credentials import ResolvedCredentials, check_id, error_for, unreachable
 from vaultauth.client.errors import UnexpectedResponse
 from vaultauth.document import SecretDocument
-from vaultauth.errors import InvalidInput
+from vaultauth.errors import VaultauthError
 from vaultauth.ids import secret_path
 from vaultauth.resolve import resolve
 
@@ -121,7 +121,7 @@ class VaultResolver:
             data = body["data"]["data"]
             version = int(body["data"]["metadata"]["version"])
             document = SecretDocument.from_vault(data)
-        except (ValueError, KeyError, TypeError, InvalidInput):
+        except (ValueError, KeyError, TypeError, VaultauthError):
             raise UnexpectedResponse(
                 f"the secret document of {what} in Vault is malformed", source="vault", status=200
             ) from None
