@@ -73,7 +73,9 @@ def run_upstream() -> Iterator[Upstream]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     upstream.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="upstream", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="upstream", daemon=True
+    )
     thread.start()
     try:
         yield upstream
