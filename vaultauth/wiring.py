@@ -44,13 +44,14 @@ def build_secret_store(settings: Settings, login: VaultLogin | None = None) -> V
     commands) it gets a login of its own, which logs in at the first 403 and never renews."""
     login = login if login is not None else build_vault_login(settings)
     store = VaultSecretStore(
-        settings.vault_addresses()[0],
+        settings.vault_addresses(),
         login.current_token,
         mount=settings.vault_mount,
         timeout=settings.vault_timeout,
         pool_size=settings.worker_threads,
         namespace=settings.vault_namespace,
         token_rejected=login.rejected,
+        failover_budget=settings.vault_failover_budget,
     )
     login.subscribe(store.set_token)
     return store

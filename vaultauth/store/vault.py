@@ -9,7 +9,7 @@ a redirect loop or "active node not found", within a bounded time budget. Three 
 raft cluster are handled here:
 - standbys answer reads themselves and lag the leader: reads carry the newest `X-Vault-Index`
   this process has seen with `X-Vault-Inconsistent: forward-active-node`, and a versioned read
-  that misses is retried once on the elected leader before it counts as missing;
+  that misses is re-read from the elected leader, within the budget, before it counts as missing;
 - a write whose response was lost may have been applied: every write is a check-and-set, and a
   retried write that meets a CAS mismatch compares the current data with its own before it
   reports a conflict, so a retry is never applied twice nor reported as a false 409;
@@ -200,7 +200,10 @@ class VaultSecretStore:
 
     def read(self, path: str, version: int | None = None) -> dict[str, Any] | None:
         """GET <mount>/data/<path>?version=N. A KV v2 404 means missing, deleted or destroyed."""
-        body = self._read_response(path, version)
+        body = self._read_once(path, version)
+        if body is None and version is not None and len(self._clients) > 1:
+            # The index names this version, so it exists: a lagging node has not seen it yet.
+            return self._read_settled(path, version)
         if body is None:
             return None
         data: dict[str, Any] = body["data"]["data"]
@@ -266,7 +269,7 @@ class VaultSecretStore:
         deadline = time.monotonic() + self._budget
         while True:
             self._discover_leader(force=True)
-            body = self._read_response(path, version)
+            body = self._read_once(path, version)
             if body is not None:
                 data: dict[str, Any] = body["data"]["data"]
                 return data
@@ -274,17 +277,13 @@ class VaultSecretStore:
                 return None
             time.sleep(_ROUND_BACKOFF)
 
-    def _read_response(self, path: str, version: int | None) -> dict[str, Any] | None:
+    def _read_once(self, path: str, version: int | None) -> dict[str, Any] | None:
         params = {"version": str(version)} if version is not None else None
-
-        def attempt(client: hvac.Client) -> requests.Response | None:
-            return self._request(client, "GET", f"data/{path}", params=params, missing_ok=True)
-
-        response = self._with_failover(attempt)
-        if response is None and version is not None and len(self._clients) > 1:
-            # A lagging standby may not have the version yet: ask the elected leader.
-            self._discover_leader(force=True)
-            response = self._with_failover(attempt)
+        response = self._with_failover(
+            lambda client: self._request(
+                client, "GET", f"data/{path}", params=params, missing_ok=True
+            )
+        )
         if response is None:
             return None
         body: dict[str, Any] = response.json()
