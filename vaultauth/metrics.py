@@ -4,8 +4,9 @@ Each `create_app` builds its own `Metrics` (never the process-global default reg
 that build many apps do not collide. Label values are route templates, statuses, operation names
 and our own error codes: never a path with ids in it, never a submitted value.
 
-For a resolve cache: call `metrics.resolve_cache_hit()` / `metrics.resolve_cache_miss()`
-(exported as `vaultauth_resolve_cache_requests_total{result="hit"|"miss"}`).
+Counters that live elsewhere (the resolve cache's hits and misses, the Vault login's logins,
+renewals and failures) are read at scrape time by `track_counters`, so those modules stay free
+of Prometheus.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from vaultauth.errors import VaultauthError
 from vaultauth.ports import SecretStore, SecretVersionInfo
@@ -59,27 +62,37 @@ class Metrics:
             ["operation", "code"],
             registry=self.registry,
         )
-        self.resolve_cache = Counter(
-            "vaultauth_resolve_cache_requests",
-            "Resolve-cache lookups, by result (hit or miss).",
-            ["result"],
-            registry=self.registry,
-        )
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         labels = (route, method, str(status))
         self.http_requests.labels(*labels).inc()
         self.http_latency.labels(*labels).observe(seconds)
 
-    def resolve_cache_hit(self) -> None:
-        self.resolve_cache.labels("hit").inc()
-
-    def resolve_cache_miss(self) -> None:
-        self.resolve_cache.labels("miss").inc()
+    def track_counters(
+        self, name: str, documentation: str, label: str, read: Callable[[], dict[str, int]]
+    ) -> None:
+        """Export `read()` (label value -> running total) as counter `name` at each scrape."""
+        self.registry.register(_ScrapedCounters(name, documentation, label, read))
 
     def render(self) -> bytes:
         """The registry in the Prometheus text format."""
         return generate_latest(self.registry)
+
+
+class _ScrapedCounters(Collector):
+    def __init__(
+        self, name: str, documentation: str, label: str, read: Callable[[], dict[str, int]]
+    ) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._label = label
+        self._read = read
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
+        for value, total in self._read().items():
+            family.add_metric([value], total)
+        yield family
 
 
 class InstrumentedSecretStore:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from vaultauth.index.migrate import upgrade
 from vaultauth.index.sql import SqlMetadataIndex, create_index_engine
 from vaultauth.metrics import InstrumentedSecretStore, Metrics
+from vaultauth.ports import SecretStore
 from vaultauth.resolve_cache import ResolveCache
 from vaultauth.service import CredentialService
 from vaultauth.settings import Settings
@@ -76,6 +77,28 @@ class Runtime:
         self.engine.dispose()
 
 
+def _track(metrics: Metrics, login: VaultLogin, cache: ResolveCache | None) -> None:
+    stats = login.stats
+    metrics.track_counters(
+        "vaultauth_vault_logins",
+        "The facade's Vault logins, renewals and failed attempts.",
+        "event",
+        lambda: {
+            "login": stats.logins,
+            "renewal": stats.renewals,
+            "failure": stats.failures,
+            "forced_login": stats.forced_logins,
+        },
+    )
+    if cache is not None:
+        metrics.track_counters(
+            "vaultauth_resolve_cache_requests",
+            "Resolve-cache lookups, by result.",
+            "result",
+            lambda: {"hit": cache.hits, "miss": cache.misses},
+        )
+
+
 def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runtime:
     """The process's shared objects; with `metrics`, the service's Vault calls are timed."""
     prefix = settings.checked_prefix()
@@ -87,10 +110,12 @@ def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runt
     except BaseException:
         engine.dispose()  # else its pooled connections are left to the garbage collector
         raise
-    store = InstrumentedSecretStore(secrets, metrics) if metrics is not None else secrets
-    service = CredentialService(
-        store, index, prefix=prefix, resolve_cache=build_resolve_cache(settings)
-    )
+    resolve_cache = build_resolve_cache(settings)
+    store: SecretStore = secrets
+    if metrics is not None:
+        store = InstrumentedSecretStore(secrets, metrics)
+        _track(metrics, vault_login, resolve_cache)
+    service = CredentialService(store, index, prefix=prefix, resolve_cache=resolve_cache)
     return Runtime(
         settings=settings,
         engine=engine,

@@ -6,7 +6,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -188,3 +188,20 @@ def test_an_unexpected_error_is_500_with_the_request_id_and_logged_by_type_only(
     assert logged[0]["exc_type"] == "RuntimeError"
     assert logged[0]["request_id"] == "r-500"
     assert [e["status"] for e in errors if e["logger"] == "vaultauth.access"] == [500]
+
+
+def test_resolve_cache_and_vault_login_counters_are_exported(
+    settings: Settings, make_key: Callable[..., str]
+) -> None:
+    cached = settings.model_copy(update={"resolve_cache_ttl": 60.0})
+    with TestClient(create_app(cached)) as client:
+        client.headers["X-API-Key"] = make_key()
+        created = client.post(
+            "/v1/integrations/intg_c/auth", json={"authType": "BEARER_TOKEN", "token": "t0k"}
+        ).json()
+        for _ in range(3):
+            client.post(f"/v1/integrations/intg_c/auth/{created['authId']}/resolve")
+        text = client.get("/metrics").text
+    assert 'vaultauth_resolve_cache_requests_total{result="miss"} 1.0' in text
+    assert 'vaultauth_resolve_cache_requests_total{result="hit"} 2.0' in text
+    assert 'vaultauth_vault_logins_total{event="login"}' in text
