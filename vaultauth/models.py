@@ -179,7 +179,7 @@ Credential = NoAuthCredential | BasicCredential | BearerCredential | ApiKeyCrede
 class _ApiKeyPatch(_Strict):
     key: FieldName
     value: ApiKeyValue | None = None
-    position: Annotated[ApiKeyPosition, BeforeValidator(_lower)] = ApiKeyPosition.HEADER
+    position: Annotated[ApiKeyPosition, BeforeValidator(_lower)] | None = None
 
 
 class _BasicPatch(_Strict):
@@ -263,7 +263,7 @@ def patch_credential(
             return ApiKeyCredential(
                 key=patch.key,
                 value=patch.value if patch.value is not None else current.value,
-                position=patch.position,
+                position=patch.position if patch.position is not None else current.position,
             )
     except ValidationError as exc:
         raise invalid_input_from(exc, "apiKey" if auth_type is AuthType.API_KEY else "") from None

@@ -460,3 +460,11 @@ def test_basic_credentials_are_base64_encoded_so_any_character_is_kept() -> None
     )
     assert isinstance(credential, BasicCredential)
     assert credential.password.get_secret_value() == "line1\r\nline2\ttab"
+
+
+def test_api_key_patch_without_position_keeps_the_stored_position() -> None:
+    patched = patch_credential(AuthType.API_KEY, _api_key("query"), {"apiKey": {"key": "X-New"}})
+    assert isinstance(patched, ApiKeyCredential)
+    assert patched.key == "X-New"
+    assert patched.position is ApiKeyPosition.QUERY
+    assert patched.value.get_secret_value() == SECRET
