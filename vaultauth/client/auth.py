@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator
-from typing import Protocol
+from typing import Protocol, Self
 
 import httpx
 
@@ -146,9 +146,10 @@ def _replayable(request: httpx.Request) -> bool:
     return isinstance(request.stream, httpx.ByteStream)
 
 
-class IntegrationAuth(httpx.Auth):
-    """Applies one integration auth's credentials to httpx requests (httpx.Client and
-    httpx.AsyncClient alike). Thread-safe; share one per (integration, auth)."""
+class CachedCredentialsAuth:
+    """What both adapters share: a `CredentialCache` over a source, the constructors that build
+    that source, and `invalidate`/`close`. Each adapter adds how it puts credentials on a request
+    of its HTTP library."""
 
     def __init__(
         self,
@@ -172,16 +173,9 @@ class IntegrationAuth(httpx.Auth):
         ttl: float = DEFAULT_TTL,
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
-        async_transport: httpx.AsyncBaseTransport | None = None,
-    ) -> IntegrationAuth:
+    ) -> Self:
         """Credentials resolved by the facade at `base_url` with a `credentials:read` key."""
-        source = FacadeClient(
-            base_url,
-            api_key,
-            timeout=timeout,
-            transport=transport,
-            async_transport=async_transport,
-        )
+        source = FacadeClient(base_url, api_key, timeout=timeout, transport=transport)
         return cls(source, integration_id, auth_id, ttl=ttl)
 
     @classmethod
@@ -198,7 +192,7 @@ class IntegrationAuth(httpx.Auth):
         namespace: str | None = None,
         ttl: float = DEFAULT_TTL,
         timeout: float = DEFAULT_TIMEOUT,
-    ) -> IntegrationAuth:
+    ) -> Self:
         """Credentials read straight from Vault with the service's own token."""
         source = VaultResolver(
             addr,
@@ -212,7 +206,7 @@ class IntegrationAuth(httpx.Auth):
         return cls(source, integration_id, auth_id, ttl=ttl)
 
     def __repr__(self) -> str:
-        return f"IntegrationAuth({self.cache!r})"
+        return f"{type(self).__name__}({self.cache!r})"
 
     def invalidate(self) -> None:
         """Forget the cached credentials; the next request fetches them again."""
@@ -224,7 +218,36 @@ class IntegrationAuth(httpx.Auth):
         if callable(close):
             close()
 
+
+class IntegrationAuth(CachedCredentialsAuth, httpx.Auth):
+    """Applies one integration auth's credentials to httpx requests (httpx.Client and
+    httpx.AsyncClient alike). Thread-safe; share one per (integration, auth)."""
+
+    @classmethod
+    def from_facade(
+        cls,
+        base_url: str,
+        api_key: str,
+        integration_id: str,
+        auth_id: str,
+        *,
+        ttl: float = DEFAULT_TTL,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> Self:
+        """Credentials resolved by the facade at `base_url` with a `credentials:read` key."""
+        source = FacadeClient(
+            base_url,
+            api_key,
+            timeout=timeout,
+            transport=transport,
+            async_transport=async_transport,
+        )
+        return cls(source, integration_id, auth_id, ttl=ttl)
+
     async def aclose(self) -> None:
+        """`close`, awaiting the source's `aclose` (its async connections too)."""
         aclose = getattr(self.cache.source, "aclose", None)
         if callable(aclose):
             await aclose()

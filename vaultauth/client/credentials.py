@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -96,6 +97,86 @@ def unreachable(exc: httpx.TransportError, source: Source, where: str) -> Servic
     kind = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else "unreachable"
     message = f"{source} at {where} is {kind} ({type(exc).__name__})"
     return ServiceUnavailable(message, source=source)
+
+
+class HttpClients:
+    """The httpx clients of one source at `base_url`: a sync and an async one, each built on
+    first use (`headers()` is called then) and closed by `close`/`aclose`. A transport error
+    becomes ServiceUnavailable, chaining nothing (the httpx error's request carries secrets)."""
+
+    def __init__(
+        self,
+        source: Source,
+        base_url: str,
+        *,
+        timeout: float,
+        transport: httpx.BaseTransport | None,
+        async_transport: httpx.AsyncBaseTransport | None,
+        verify: ssl.SSLContext | str | bool,
+        headers: Callable[[], dict[str, str]] = dict,
+    ) -> None:
+        self._source = source
+        self._base_url = base_url
+        self._timeout = timeout
+        self._transport = transport
+        self._async_transport = async_transport
+        self._verify = verify
+        self._headers = headers
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
+        self._async_client: httpx.AsyncClient | None = None
+
+    def _sync(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    base_url=self._base_url,
+                    headers=self._headers(),
+                    timeout=self._timeout,
+                    transport=self._transport,
+                    verify=self._verify,
+                )
+            return self._client
+
+    def _async(self) -> httpx.AsyncClient:
+        with self._lock:
+            if self._async_client is None:
+                self._async_client = httpx.AsyncClient(
+                    base_url=self._base_url,
+                    headers=self._headers(),
+                    timeout=self._timeout,
+                    transport=self._async_transport,
+                    verify=self._verify,
+                )
+            return self._async_client
+
+    def send(self, method: str, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        try:
+            return self._sync().request(method, url, headers=headers)
+        except httpx.TransportError as exc:
+            raise unreachable(exc, self._source, self._base_url) from None
+
+    async def asend(
+        self, method: str, url: str, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        try:
+            return await self._async().request(method, url, headers=headers)
+        except httpx.TransportError as exc:
+            raise unreachable(exc, self._source, self._base_url) from None
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close the async client, then the sync one."""
+        with self._lock:
+            client, self._async_client = self._async_client, None
+        if client is not None:
+            await client.aclose()
+        self.close()
 
 
 class QueryRedactingFilter(logging.Filter):

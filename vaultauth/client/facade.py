@@ -8,22 +8,26 @@ injectable transport (tests pass the facade's ASGI app or a `MockTransport`).
 from __future__ import annotations
 
 import ssl
-import threading
+from functools import partial
 from types import TracebackType
 
 import httpx
 from pydantic import SecretStr
 
 from vaultauth.client.credentials import (
+    HttpClients,
     ResolvedCredentials,
     check_id,
     error_for,
     parse_resolved,
-    unreachable,
 )
 from vaultauth.client.errors import UnexpectedResponse
 
 DEFAULT_TIMEOUT = 5.0
+
+
+def _headers(api_key: SecretStr) -> dict[str, str]:
+    return {"X-API-Key": api_key.get_secret_value(), "Accept": "application/json"}
 
 
 class FacadeClient:
@@ -43,43 +47,18 @@ class FacadeClient:
             raise ValueError("api_key is empty")
         self.base_url = base_url.rstrip("/")
         self._api_key = SecretStr(api_key)
-        self._timeout = timeout
-        self._transport = transport
-        self._async_transport = async_transport
-        self._verify = verify
-        self._lock = threading.Lock()
-        self._client: httpx.Client | None = None
-        self._async_client: httpx.AsyncClient | None = None
+        self._http = HttpClients(
+            "facade",
+            self.base_url,
+            headers=partial(_headers, self._api_key),  # no reference back to self
+            timeout=timeout,
+            transport=transport,
+            async_transport=async_transport,
+            verify=verify,
+        )
 
     def __repr__(self) -> str:
         return f"FacadeClient(base_url={self.base_url!r})"
-
-    def _headers(self) -> dict[str, str]:
-        return {"X-API-Key": self._api_key.get_secret_value(), "Accept": "application/json"}
-
-    def _sync(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                self._client = httpx.Client(
-                    base_url=self.base_url,
-                    headers=self._headers(),
-                    timeout=self._timeout,
-                    transport=self._transport,
-                    verify=self._verify,
-                )
-            return self._client
-
-    def _async(self) -> httpx.AsyncClient:
-        with self._lock:
-            if self._async_client is None:
-                self._async_client = httpx.AsyncClient(
-                    base_url=self.base_url,
-                    headers=self._headers(),
-                    timeout=self._timeout,
-                    transport=self._async_transport,
-                    verify=self._verify,
-                )
-            return self._async_client
 
     @staticmethod
     def _path(integration_id: str, auth_id: str) -> str:
@@ -99,36 +78,19 @@ class FacadeClient:
 
     def resolve(self, integration_id: str, auth_id: str) -> ResolvedCredentials:
         """The headers and query parameters to send for this auth, fresh from the facade."""
-        path = self._path(integration_id, auth_id)
-        what = f"{integration_id}/{auth_id}"
-        try:
-            response = self._sync().post(path)
-        except httpx.TransportError as exc:
-            raise unreachable(exc, "facade", self.base_url) from None
-        return self._answer(response, what)
+        response = self._http.send("POST", self._path(integration_id, auth_id))
+        return self._answer(response, f"{integration_id}/{auth_id}")
 
     async def aresolve(self, integration_id: str, auth_id: str) -> ResolvedCredentials:
         """`resolve`, without blocking the event loop."""
-        path = self._path(integration_id, auth_id)
-        what = f"{integration_id}/{auth_id}"
-        try:
-            response = await self._async().post(path)
-        except httpx.TransportError as exc:
-            raise unreachable(exc, "facade", self.base_url) from None
-        return self._answer(response, what)
+        response = await self._http.asend("POST", self._path(integration_id, auth_id))
+        return self._answer(response, f"{integration_id}/{auth_id}")
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._http.close()
 
     async def aclose(self) -> None:
-        with self._lock:
-            client, self._async_client = self._async_client, None
-        if client is not None:
-            await client.aclose()
-        self.close()
+        await self._http.aclose()
 
     def __enter__(self) -> FacadeClient:
         return self

@@ -10,19 +10,14 @@ hook the way `requests.auth.HTTPDigestAuth` resends its challenge answer.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
 import requests
 import requests.auth
 
-from vaultauth.client.auth import DEFAULT_TTL, CredentialCache, CredentialSource
+from vaultauth.client.auth import CachedCredentialsAuth
 from vaultauth.client.credentials import ResolvedCredentials
-from vaultauth.client.facade import DEFAULT_TIMEOUT, FacadeClient
-from vaultauth.client.vault import VaultResolver
 
 
 def _set_query(url: str, remove: set[str], add: dict[str, str]) -> str:
@@ -53,75 +48,8 @@ def _replayable(request: requests.PreparedRequest) -> bool:
     return request.body is None or isinstance(request.body, bytes | str)
 
 
-class RequestsIntegrationAuth(requests.auth.AuthBase):
+class RequestsIntegrationAuth(CachedCredentialsAuth, requests.auth.AuthBase):
     """Applies one integration auth's credentials to `requests` calls. Thread-safe."""
-
-    def __init__(
-        self,
-        source: CredentialSource,
-        integration_id: str,
-        auth_id: str,
-        *,
-        ttl: float = DEFAULT_TTL,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.cache = CredentialCache(source, integration_id, auth_id, ttl=ttl, clock=clock)
-
-    @classmethod
-    def from_facade(
-        cls,
-        base_url: str,
-        api_key: str,
-        integration_id: str,
-        auth_id: str,
-        *,
-        ttl: float = DEFAULT_TTL,
-        timeout: float = DEFAULT_TIMEOUT,
-        transport: httpx.BaseTransport | None = None,
-    ) -> RequestsIntegrationAuth:
-        """Credentials resolved by the facade at `base_url` with a `credentials:read` key."""
-        source = FacadeClient(base_url, api_key, timeout=timeout, transport=transport)
-        return cls(source, integration_id, auth_id, ttl=ttl)
-
-    @classmethod
-    def from_vault(
-        cls,
-        addr: str,
-        token: str | Callable[[], str],
-        integration_id: str,
-        auth_id: str,
-        *,
-        tenant: str,
-        mount: str = "secret",
-        prefix: str = "vaultauth",
-        namespace: str | None = None,
-        ttl: float = DEFAULT_TTL,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> RequestsIntegrationAuth:
-        """Credentials read straight from Vault with the service's own token."""
-        source = VaultResolver(
-            addr,
-            token,
-            tenant=tenant,
-            mount=mount,
-            prefix=prefix,
-            namespace=namespace,
-            timeout=timeout,
-        )
-        return cls(source, integration_id, auth_id, ttl=ttl)
-
-    def __repr__(self) -> str:
-        return f"RequestsIntegrationAuth({self.cache!r})"
-
-    def invalidate(self) -> None:
-        """Forget the cached credentials; the next request fetches them again."""
-        self.cache.invalidate()
-
-    def close(self) -> None:
-        """Close the source's connections (the facade or Vault client)."""
-        close = getattr(self.cache.source, "close", None)
-        if callable(close):
-            close()
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         credentials = self.cache.get()

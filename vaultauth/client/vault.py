@@ -12,13 +12,12 @@ before the facade's index names it.
 from __future__ import annotations
 
 import ssl
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from vaultauth.client.credentials import ResolvedCredentials, check_id, error_for, unreachable
+from vaultauth.client.credentials import HttpClients, ResolvedCredentials, check_id, error_for
 from vaultauth.client.errors import UnexpectedResponse
 from vaultauth.document import SecretDocument
 from vaultauth.errors import VaultauthError
@@ -65,41 +64,20 @@ class VaultResolver:
             self._token: Callable[[], str] = lambda: fixed
         else:
             self._token = token
-        self._timeout = timeout
-        self._transport = transport
-        self._async_transport = async_transport
-        self._verify = verify
-        self._lock = threading.Lock()
-        self._client: httpx.Client | None = None
-        self._async_client: httpx.AsyncClient | None = None
+        self._http = HttpClients(
+            "vault",
+            self.addr,
+            timeout=timeout,
+            transport=transport,
+            async_transport=async_transport,
+            verify=verify,
+        )
 
     def __repr__(self) -> str:
         return (
             f"VaultResolver(addr={self.addr!r}, mount={self.mount!r}, prefix={self.prefix!r}, "
             f"tenant={self.tenant!r})"
         )
-
-    def _sync(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                self._client = httpx.Client(
-                    base_url=self.addr,
-                    timeout=self._timeout,
-                    transport=self._transport,
-                    verify=self._verify,
-                )
-            return self._client
-
-    def _async(self) -> httpx.AsyncClient:
-        with self._lock:
-            if self._async_client is None:
-                self._async_client = httpx.AsyncClient(
-                    base_url=self.addr,
-                    timeout=self._timeout,
-                    transport=self._async_transport,
-                    verify=self._verify,
-                )
-            return self._async_client
 
     def _request(self, integration_id: str, auth_id: str) -> tuple[str, dict[str, str]]:
         check_id(integration_id, "integration_id")
@@ -138,30 +116,17 @@ class VaultResolver:
     def resolve(self, integration_id: str, auth_id: str) -> ResolvedCredentials:
         """Read the secret document and build the headers and query parameters to send."""
         url, headers = self._request(integration_id, auth_id)
-        try:
-            response = self._sync().get(url, headers=headers)
-        except httpx.TransportError as exc:
-            raise unreachable(exc, "vault", self.addr) from None
+        response = self._http.send("GET", url, headers)
         return self._answer(response, integration_id, auth_id)
 
     async def aresolve(self, integration_id: str, auth_id: str) -> ResolvedCredentials:
         """`resolve`, without blocking the event loop."""
         url, headers = self._request(integration_id, auth_id)
-        try:
-            response = await self._async().get(url, headers=headers)
-        except httpx.TransportError as exc:
-            raise unreachable(exc, "vault", self.addr) from None
+        response = await self._http.asend("GET", url, headers)
         return self._answer(response, integration_id, auth_id)
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._http.close()
 
     async def aclose(self) -> None:
-        with self._lock:
-            client, self._async_client = self._async_client, None
-        if client is not None:
-            await client.aclose()
-        self.close()
+        await self._http.aclose()
