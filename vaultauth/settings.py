@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     vault_failover_budget: float = Field(
         default=8.0, gt=0, description="Seconds to keep trying other Vault nodes before a 503."
     )
+    api_key_cache_ttl: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a verified key's tenant, scopes and revocation state are reused; "
+        "a revocation reaches every replica within this. 0: read the index on every request.",
+    )
     data_dir: Path = Path(".vaultauth")
     index_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in the data dir."

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from vaultauth.index.migrate import upgrade
 from vaultauth.index.sql import SqlMetadataIndex, create_index_engine
+from vaultauth.key_cache import ApiKeyLookup
 from vaultauth.metrics import InstrumentedSecretStore, Metrics
 from vaultauth.ports import SecretStore
 from vaultauth.resolve_cache import ResolveCache
@@ -67,6 +68,7 @@ class Runtime:
     index: SqlMetadataIndex
     secrets: VaultSecretStore
     service: CredentialService
+    keys: ApiKeyLookup
     metrics: Metrics | None = None
     vault_login: VaultLogin | None = None
 
@@ -122,6 +124,7 @@ def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runt
         index=index,
         secrets=secrets,
         service=service,
+        keys=ApiKeyLookup(index, settings.api_key_cache_ttl),
         metrics=metrics,
         vault_login=vault_login,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,9 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import API_KEY_CACHE_TTL
 from tests.support.kv import KvReader
+from vaultauth.api import create_app
 from vaultauth.keys import Scope
 from vaultauth.models import MAX_HEADER_VALUE, MAX_HEADERS, MAX_PASSWORD, MAX_TOKEN, MAX_USERNAME
 from vaultauth.settings import Settings
@@ -96,19 +99,23 @@ def test_right_id_wrong_secret_is_401(app_client: TestClient, make_key: Callable
     assert error["code"] == "unauthenticated"
 
 
-def test_revoked_key_is_401(
-    app_client: TestClient, make_key: Callable[..., str], settings: Settings
+@pytest.mark.parametrize("cache_ttl", [0.0, API_KEY_CACHE_TTL])
+def test_revoked_key_is_401_within_the_key_cache_ttl(
+    make_key: Callable[..., str], settings: Settings, cache_ttl: float
 ) -> None:
     from datetime import UTC, datetime
 
-    key = make_key()
-    assert app_client.get(BASE, headers={"X-API-Key": key}).status_code == 200
-    engine, index = build_index(settings)
-    try:
-        assert index.revoke_key(key.split("_")[1], datetime.now(UTC))
-    finally:
-        engine.dispose()
-    error = error_of(app_client.get(BASE, headers={"X-API-Key": key}), 401)
+    app = create_app(settings.model_copy(update={"api_key_cache_ttl": cache_ttl}))
+    with TestClient(app) as client:
+        key = make_key()
+        assert client.get(BASE, headers={"X-API-Key": key}).status_code == 200
+        engine, index = build_index(settings)
+        try:
+            assert index.revoke_key(key.split("_")[1], datetime.now(UTC))
+        finally:
+            engine.dispose()
+        time.sleep(cache_ttl)
+        error = error_of(client.get(BASE, headers={"X-API-Key": key}), 401)
     assert error["code"] == "unauthenticated"
 
 

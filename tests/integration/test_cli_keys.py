@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from click.testing import Result
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.conftest import API_KEY_CACHE_TTL
 from vaultauth.cli import app
 from vaultauth.keys import split_key
 from vaultauth.settings import Settings
@@ -98,6 +100,7 @@ def test_create_list_revoke(cli: Cli, app_client: TestClient) -> None:
 
     revoked = cli("keys", "revoke", key_id)
     assert revoked.exit_code == 0, revoked.stderr
+    time.sleep(API_KEY_CACHE_TTL)  # a revocation reaches a running facade within the key TTL
     response = app_client.get("/v1/integrations/intg_cli/auth", headers=headers)
     assert response.status_code == 401
     listed = cli("keys", "list", "--tenant", "acme")
