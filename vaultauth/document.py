@@ -57,7 +57,10 @@ class SecretDocument:
         """Parse a KV `data` object; raises CorruptSecret (without values) when malformed."""
         try:
             auth_type = AuthType.parse(data.get("authType"))
-            headers = tuple(Header.model_validate(h) for h in data.get("headers") or [])
+            raw_headers = data.get("headers") or []
+            if not isinstance(raw_headers, list):
+                raise CorruptSecret("the secret document in Vault is malformed")
+            headers = tuple(Header.model_validate(h) for h in raw_headers)
             credential: Credential
             match auth_type:
                 case AuthType.NO_AUTH:

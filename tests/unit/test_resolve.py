@@ -123,6 +123,8 @@ def test_document_round_trips_through_vault_form(
         {"authType": "BASIC_AUTH", "username": "u"},
         {"authType": "API_KEY", "apiKey": "planted-secret"},
         {"authType": "NO_AUTH", "headers": [{"key": "bad name", "value": "planted-secret"}]},
+        {"authType": "NO_AUTH", "headers": 5},
+        {"authType": "NO_AUTH", "headers": True},
     ],
 )
 def test_malformed_vault_document(data: dict[str, Any]) -> None:
