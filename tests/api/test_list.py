@@ -108,6 +108,9 @@ def test_deleted_records_are_not_listed(api: TestClient) -> None:
         ({"cursor": "WyIwMDAxLTAxLTAxVDAwOjAwOjAwKzAxOjAwIiwgImEiXQ"}, "invalid_cursor"),
         # A date without a zone (2024-01-01T00:00:00): ours always carry one.
         ({"cursor": "WyIyMDI0LTAxLTAxVDAwOjAwOjAwIiwgImEiXQ"}, "invalid_cursor"),
+        # An auth id that no record can have: "a\u0000b" (a 500 on PostgreSQL), "a/../b".
+        ({"cursor": "WyIyMDI0LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwgImFcdTAwMDBiIl0"}, "invalid_cursor"),
+        ({"cursor": "WyIyMDI0LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwgImEvLi4vYiJd"}, "invalid_cursor"),
     ],
 )
 def test_bad_limit_or_cursor(api: TestClient, params: dict[str, Any], code: str) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from vaultauth.errors import Conflict, IndexUnavailable, InvalidInput
+from vaultauth.ids import validate_path_segment
 from vaultauth.index.schema import STATE_ACTIVE, STATE_DELETING, api_keys, auth_records
 from vaultauth.keys import ApiKeyRecord, Scope
 from vaultauth.models import ApiKeyPosition, AuthRecord, AuthType, Header, Page
@@ -65,9 +66,11 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         moment = datetime.fromisoformat(created_at)
         if moment.tzinfo is None:
             raise ValueError("cursor time without a zone")
+        # Bound as a query parameter, so it must be an id: PostgreSQL refuses a NUL in text.
+        validate_path_segment(auth_id, "cursor")
         # astimezone() overflows on dates at the ends of the range (9999-12-31T23:59-01:00).
-        return moment.astimezone(UTC), str(auth_id)
-    except (ValueError, TypeError, OverflowError, binascii.Error):
+        return moment.astimezone(UTC), auth_id
+    except (ValueError, TypeError, OverflowError, binascii.Error, InvalidInput):
         raise InvalidInput(
             "cursor is not one this service returned", code="invalid_cursor", field="cursor"
         ) from None
