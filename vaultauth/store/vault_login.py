@@ -44,6 +44,15 @@ LOOKUP_RETRY = 5.0  # seconds until a token Vault could not be asked about is lo
 
 AuthMethodName = Literal["token", "approle", "kubernetes"]
 
+# Failures of one node that another node may not share: a restarted raft node comes back sealed.
+_NODE_DOWN: tuple[type[Exception], ...] = (
+    requests.exceptions.RequestException,
+    hvac.exceptions.VaultDown,
+    hvac.exceptions.InternalServerError,
+    hvac.exceptions.BadGateway,
+    hvac.exceptions.RateLimitExceeded,
+)
+
 
 @dataclass(frozen=True)
 class Lease:
@@ -404,6 +413,10 @@ class VaultLogin:
             except requests.exceptions.RequestException:
                 code = "vault_unreachable"
                 continue  # another node may answer
+            except _NODE_DOWN as exc:
+                sealed = isinstance(exc, hvac.exceptions.VaultDown)
+                code = "vault_sealed" if sealed else "vault_unavailable"
+                continue
             except hvac.exceptions.VaultError as exc:
                 self.stats.failures += 1
                 log.warning("Vault login (%s) refused: %s", self.method.name, type(exc).__name__)
@@ -426,7 +439,7 @@ class VaultLogin:
                 with self._client(addr) as client:
                     client.token = current.lease.token
                     auth = client.auth.token.renew_self()["auth"]
-            except requests.exceptions.RequestException:
+            except _NODE_DOWN:
                 continue
             except hvac.exceptions.VaultError:
                 return False  # expired, revoked, or not renewable after all
