@@ -97,6 +97,16 @@ def test_vault_errors_are_counted_by_operation_and_code(api: TestClient) -> None
     assert 'vaultauth_vault_call_errors_total{code="conflict",operation="write"} 1.0' in text
 
 
+def test_a_made_up_method_is_labelled_other(api: TestClient, json_log: io.StringIO) -> None:
+    # Any token is a valid method on the wire; as a label each would be a new series.
+    response = api.request("CANARYVERB", "/v1/integrations/intg_m/auth")
+    assert response.status_code == 405
+    text = api.get("/metrics").text
+    assert "CANARYVERB" not in text
+    assert 'method="OTHER"' in text
+    assert "CANARYVERB" not in json_log.getvalue()
+
+
 def test_each_app_has_its_own_registry(settings: Settings) -> None:
     first, second = create_app(settings), create_app(settings)
     with TestClient(first) as one, TestClient(second) as two:

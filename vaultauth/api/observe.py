@@ -20,12 +20,23 @@ access_log = logging.getLogger("vaultauth.access")
 log = logging.getLogger("vaultauth.api")
 
 UNMATCHED_ROUTE = "<unmatched>"
+OTHER_METHOD = "OTHER"
+# A client may send any token as its method: each new one would be a new metric series.
+_KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
 
 
 def route_template(scope: Scope) -> str:
     """The matched route's path template (`/v1/integrations/{integrationId}/auth`), never ids."""
     path = getattr(scope.get("route"), "path", None)
     return path if isinstance(path, str) else UNMATCHED_ROUTE
+
+
+def method_label(scope: Scope) -> str:
+    """The request's method if it is a standard one, else `OTHER`."""
+    method = scope.get("method")
+    return method if method in _KNOWN_METHODS else OTHER_METHOD
 
 
 class RequestObserver:
@@ -66,7 +77,7 @@ class RequestObserver:
         finally:
             seconds = time.perf_counter() - started
             route = route_template(scope)
-            method = str(scope.get("method", ""))
+            method = method_label(scope)
             self.metrics.observe_request(route, method, status, seconds)
             access_log.info(
                 "request",
