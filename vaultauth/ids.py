@@ -28,6 +28,15 @@ def validate_path_segment(value: str, field: str) -> str:
     return value
 
 
+def validate_mount(value: str, field: str) -> str:
+    """A Vault mount path without its outer slashes, each segment checked like an id, so a
+    configured mount (`../sys`, `a/./b`) cannot point a URL at another Vault endpoint."""
+    mount = value.strip("/")
+    for segment in mount.split("/"):
+        validate_path_segment(segment, field)
+    return mount
+
+
 def new_auth_id() -> str:
     return "auth_" + "".join(secrets.choice(_BASE62) for _ in range(12))
 

@@ -7,8 +7,16 @@ import re
 import pytest
 
 from vaultauth.errors import InvalidInput
-from vaultauth.ids import new_auth_id, secret_path, tenant_path, validate_path_segment
+from vaultauth.ids import (
+    new_auth_id,
+    secret_path,
+    tenant_path,
+    validate_mount,
+    validate_path_segment,
+)
 from vaultauth.settings import Settings
+from vaultauth.store.vault import VaultSecretStore
+from vaultauth.store.vault_login import login_method_from
 
 VALID = ["a", "intg_1", "intg-1", "auth_P3kNz7Yv1Qm9", "A-Z_0-9", "x" * 64, "-", "_"]
 INVALID = [
@@ -106,3 +114,45 @@ def test_prefix_segments_are_ids(prefix: str) -> None:
 def test_bad_prefix_is_refused(prefix: str) -> None:
     with pytest.raises(InvalidInput):
         Settings(vault_prefix=prefix).checked_prefix()
+
+
+@pytest.mark.parametrize(
+    ("mount", "expected"), [("secret", "secret"), ("team/kv", "team/kv"), ("/kv/", "kv")]
+)
+def test_mount_segments_are_ids(mount: str, expected: str) -> None:
+    assert validate_mount(mount, "mount") == expected
+
+
+@pytest.mark.parametrize("mount", ["", "/", "../sys", "secret/../sys", "a//b", "kv?x=1", "a b"])
+def test_a_bad_kv_mount_never_reaches_a_vault_url(mount: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        VaultSecretStore("http://127.0.0.1:1", lambda: "", mount=mount)
+    assert caught.value.field == "VAULTAUTH_VAULT_MOUNT"
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        (
+            {
+                "vault_auth_method": "approle",
+                "vault_approle_role_id": "r",
+                "vault_approle_secret_id": "s",
+                "vault_approle_mount": "../sys",
+            },
+            "VAULTAUTH_VAULT_APPROLE_MOUNT",
+        ),
+        (
+            {
+                "vault_auth_method": "kubernetes",
+                "vault_kubernetes_role": "r",
+                "vault_kubernetes_mount": "kubernetes/../../sys",
+            },
+            "VAULTAUTH_VAULT_KUBERNETES_MOUNT",
+        ),
+    ],
+)
+def test_a_bad_login_mount_is_refused(values: dict[str, str], field: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        login_method_from(Settings(**values))
+    assert caught.value.field == field

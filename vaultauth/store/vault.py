@@ -33,6 +33,7 @@ import requests
 import requests.adapters
 
 from vaultauth.errors import Conflict, VaultauthError, VaultUnavailable
+from vaultauth.ids import validate_mount
 from vaultauth.ports import SecretVersionInfo
 
 T = TypeVar("T")
@@ -110,7 +111,7 @@ class VaultSecretStore:
         self._addrs = [addrs] if isinstance(addrs, str) else list(addrs)
         if not self._addrs:
             raise VaultUnavailable("no Vault address configured", code="vault_not_configured")
-        self._mount = mount
+        self._mount = validate_mount(mount, "VAULTAUTH_VAULT_MOUNT")
         self._budget = failover_budget
         self._session = _pooled_session(pool_size)
         self._timeout = (min(_CONNECT_TIMEOUT, timeout), timeout)

@@ -31,6 +31,7 @@ import requests
 from pydantic import SecretStr
 
 from vaultauth.errors import InvalidInput, VaultUnavailable
+from vaultauth.ids import validate_mount
 
 log = logging.getLogger("vaultauth.vault_login")
 
@@ -247,7 +248,7 @@ def login_method_from(settings: LoginSettings) -> LoginMethod:
             role_id_file=settings.vault_approle_role_id_file,
             secret_id=settings.vault_approle_secret_id,
             secret_id_file=settings.vault_approle_secret_id_file,
-            mount=settings.vault_approle_mount,
+            mount=validate_mount(settings.vault_approle_mount, "VAULTAUTH_VAULT_APPROLE_MOUNT"),
         )
     if not settings.vault_kubernetes_role:
         raise InvalidInput(
@@ -258,7 +259,7 @@ def login_method_from(settings: LoginSettings) -> LoginMethod:
     return KubernetesLogin(
         role=settings.vault_kubernetes_role,
         jwt_file=settings.vault_kubernetes_jwt_file,
-        mount=settings.vault_kubernetes_mount,
+        mount=validate_mount(settings.vault_kubernetes_mount, "VAULTAUTH_VAULT_KUBERNETES_MOUNT"),
     )
 
 
