@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import re
 from collections.abc import Callable, Iterator
+from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +16,7 @@ from fastapi.testclient import TestClient
 from vaultauth.api import create_app
 from vaultauth.logs import JsonFormatter
 from vaultauth.settings import Settings
+from vaultauth.wiring import Runtime
 
 CANARY = "CANARY-7f3a9c1e-do-not-leak"
 
@@ -215,3 +218,27 @@ def test_resolve_cache_and_vault_login_counters_are_exported(
     assert 'vaultauth_resolve_cache_requests_total{result="miss"} 1.0' in text
     assert 'vaultauth_resolve_cache_requests_total{result="hit"} 2.0' in text
     assert 'vaultauth_vault_logins_total{event="login"}' in text
+
+
+class _ClosingRuntime:
+    """Stands in for Runtime: records whether `close` ran on the event loop's thread."""
+
+    def __init__(self) -> None:
+        self.closed_on_loop: bool | None = None
+
+    def close(self) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.closed_on_loop = False
+        else:
+            self.closed_on_loop = True
+
+
+def test_the_runtime_is_closed_off_the_event_loop(settings: Settings) -> None:
+    # close() joins the Vault login thread (up to 10 s) and disposes of the engine's pool.
+    runtime = _ClosingRuntime()
+    app = create_app(settings, runtime_factory=lambda _settings: cast(Runtime, runtime))
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+    assert runtime.closed_on_loop is False

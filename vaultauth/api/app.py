@@ -39,7 +39,8 @@ def create_app(
         try:
             yield
         finally:
-            runtime.close()
+            # Joins the login thread and closes pools: blocking, so not on the event loop.
+            await anyio.to_thread.run_sync(runtime.close)
 
     app = FastAPI(
         title="vaultauth — Integration Auth API",
