@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 
 from tests.support.facade import settings_env
 from vaultauth.cli import EXIT_INVALID, EXIT_UNAVAILABLE, app
+from vaultauth.errors import IndexUnavailable
 from vaultauth.ids import secret_path
+from vaultauth.index.migrate import upgrade
 from vaultauth.settings import Settings
 
 
@@ -47,6 +49,17 @@ def test_index_upgrade_on_an_unreachable_index_exits_5(
     result = cli.invoke(app, ["index", "upgrade"])
     assert result.exit_code == EXIT_UNAVAILABLE
     assert "the metadata index is unavailable" in result.output
+
+
+def test_an_unreachable_index_at_upgrade_does_not_carry_the_driver_error() -> None:
+    engine = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/test")
+    try:
+        with pytest.raises(IndexUnavailable) as caught:
+            upgrade(engine)
+    finally:
+        engine.dispose()
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
 
 
 def test_reconcile_reports_repairs_and_respects_min_age(

@@ -30,5 +30,6 @@ def upgrade(engine: Engine) -> str | None:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
             return MigrationContext.configure(connection).get_current_revision()
-    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-        raise IndexUnavailable("the metadata index is unavailable") from exc
+    except (sa_exc.OperationalError, sa_exc.InterfaceError):
+        # Not chained: the driver's message (host, user, SQL) would follow it into tracebacks.
+        raise IndexUnavailable("the metadata index is unavailable") from None
