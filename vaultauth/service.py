@@ -3,7 +3,9 @@
 Write order (what a crash at each step leaves; `vaultauth reconcile` clears it up):
 - create: 1. Vault KV write with cas=0 at a fresh path, 2. index insert. The record becomes
   visible only at 2. A crash between them leaves a secret with no record (invisible, removed by
-  reconcile); a failed insert is compensated at once by destroying the secret.
+  reconcile). A failed insert is compensated at once by destroying the secret, but only once
+  the index confirms the row is absent (a commit whose answer was lost may have landed); when
+  the index cannot say, the secret is left for reconcile.
 - update: 1. read the KV version the index names, 2. write the merged document with cas=that
   version (a concurrent writer gets Conflict, never a lost update), 3. index update guarded by
   the same version. A crash between 2 and 3 leaves a KV version the index does not know: the
@@ -21,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vaultauth.document import SecretDocument
-from vaultauth.errors import Conflict, InvalidInput, NotFound, Unavailable
+from vaultauth.errors import Conflict, InvalidInput, NotFound, Unavailable, VaultauthError
 from vaultauth.ids import new_auth_id, secret_path, validate_path_segment
 from vaultauth.models import (
     AuthRecord,
@@ -109,9 +111,26 @@ class CredentialService:
         try:
             self._index.insert(record)
         except Unavailable:
+            # The insert may have committed with its answer lost: only a record we can see is
+            # missing may lose its secret; if we cannot tell, reconcile decides later.
+            if self._insert_landed(record):
+                return record
+            raise
+        except VaultauthError:
             self._destroy_quietly(path)
             raise
         return record
+
+    def _insert_landed(self, record: AuthRecord) -> bool:
+        """After a failed insert: True if the row is there after all; else clean up if we can."""
+        try:
+            landed = self._index.get(record.tenant, record.integration_id, record.auth_id)
+        except Unavailable:
+            return False  # cannot tell: leave the secret for reconcile (secret_without_record)
+        if landed is not None:
+            return True
+        self._destroy_quietly(self._path(record.tenant, record.integration_id, record.auth_id))
+        return False
 
     def get(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord:
         validate_path_segment(integration_id, "integrationId")
