@@ -76,7 +76,7 @@ def split_key(plaintext: str) -> tuple[str, str] | None:
     if not plaintext.startswith(KEY_PREFIX):
         return None
     key_id, sep, secret = plaintext[len(KEY_PREFIX) :].partition("_")
-    if not sep or len(key_id) != 12 or not secret:
+    if not sep or len(key_id) != 12 or not (key_id.isascii() and key_id.isalnum()) or not secret:
         return None
     return key_id, secret
 

@@ -180,3 +180,9 @@ def test_scope_parse() -> None:
     with pytest.raises(InvalidInput) as caught:
         Scope.parse("admin")
     assert caught.value.code == "invalid_scope"
+
+
+def test_a_key_id_outside_base62_is_not_a_key() -> None:
+    assert split_key("vak_nul\x00in-key-i_secret") is None
+    assert split_key("vak_abcdefghijk\u00e9_secret") is None
+    assert split_key("vak_abcdefghijkl_secret") == ("abcdefghijkl", "secret")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import sqlite3
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from vaultauth.keys import ApiKeyRecord, Scope
 from vaultauth.models import ApiKeyPosition, AuthRecord, AuthType, Header, Page
 
 T = TypeVar("T")
+log = logging.getLogger("vaultauth.index")
 
 
 def create_index_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -139,7 +141,12 @@ class SqlMetadataIndex:
         except sa_exc.DBAPIError as exc:
             if exc.connection_invalidated:
                 raise IndexUnavailable("the metadata index is unavailable") from None
-            raise
+            # A schema that was never migrated, or a value the driver refuses: the message
+            # (with SQL and bound parameters) stays out of logs and answers.
+            log.error("index query failed: %s", type(exc.orig).__name__)
+            raise IndexUnavailable(
+                "the metadata index could not run the query", code="index_error"
+            ) from None
 
     def _run(self, work: Callable[[Connection], T]) -> T:
         with self._begin() as connection:
