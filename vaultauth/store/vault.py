@@ -19,6 +19,9 @@ raft cluster are handled here:
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import threading
 import time
 from collections import Counter
@@ -86,6 +89,25 @@ def translate(exc: Exception) -> NoReturn:
     raise exc
 
 
+def _answer(response: requests.Response, extract: Callable[[Any], T]) -> T:
+    """`extract` applied to the JSON body; an answer of another shape is VaultUnavailable."""
+    try:
+        return extract(response.json())
+    except (ValueError, KeyError, TypeError):
+        raise VaultUnavailable(
+            "Vault answered in an unexpected shape", code="vault_bad_answer"
+        ) from None
+
+
+def _index_position(index: str) -> int:
+    """The raft position inside an `X-Vault-Index` (base64 JSON with a "value"); -1 if opaque."""
+    try:
+        decoded = json.loads(base64.b64decode(index + "=" * (-len(index) % 4)))
+        return int(decoded["value"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        return -1
+
+
 def _normalise(addr: str) -> str:
     return addr.strip().rstrip("/").lower()
 
@@ -131,6 +153,7 @@ class VaultSecretStore:
         self._lock = threading.Lock()
         self._last_discovery = 0.0
         self._vault_index: str | None = None
+        self._index_lock = threading.Lock()
 
     @property
     def addresses(self) -> list[str]:
@@ -177,7 +200,7 @@ class VaultSecretStore:
                 self._discover_leader(force=True)
                 continue
             self._remember_index(response)
-            return int(response.json()["data"]["version"])
+            return _answer(response, lambda body: int(body["data"]["version"]))
 
     def _conflict_is_real(self, path: str, cas: int) -> bool:
         """A CAS mismatch is real only if the key is past `cas`.
@@ -201,13 +224,10 @@ class VaultSecretStore:
 
     def read(self, path: str, version: int | None = None) -> dict[str, Any] | None:
         """GET <mount>/data/<path>?version=N. A KV v2 404 means missing, deleted or destroyed."""
-        body = self._read_once(path, version)
-        if body is None and version is not None and len(self._clients) > 1:
+        data = self._read_once(path, version)
+        if data is None and version is not None and len(self._clients) > 1:
             # The index names this version, so it exists: a lagging node has not seen it yet.
             return self._read_settled(path, version)
-        if body is None:
-            return None
-        data: dict[str, Any] = body["data"]["data"]
         return data
 
     def destroy(self, path: str) -> None:
@@ -225,10 +245,14 @@ class VaultSecretStore:
         )
         if response is None:
             return None
-        metadata = response.json()["data"]
-        return SecretVersionInfo(
-            current_version=int(metadata["current_version"]),
-            updated_at=datetime.fromisoformat(metadata["updated_time"].replace("Z", "+00:00")),
+        return _answer(
+            response,
+            lambda body: SecretVersionInfo(
+                current_version=int(body["data"]["current_version"]),
+                updated_at=datetime.fromisoformat(
+                    body["data"]["updated_time"].replace("Z", "+00:00")
+                ),
+            ),
         )
 
     def list_paths(self, folder: str) -> Iterator[str]:
@@ -238,7 +262,8 @@ class VaultSecretStore:
         )
         if response is None:
             return
-        for key in response.json()["data"]["keys"]:
+        keys = _answer(response, lambda body: [str(name) for name in body["data"]["keys"]])
+        for key in keys:
             if key.endswith("/"):
                 yield from self.list_paths(f"{folder}/{key.rstrip('/')}")
             else:
@@ -270,9 +295,8 @@ class VaultSecretStore:
         deadline = time.monotonic() + self._budget
         while True:
             self._discover_leader(force=True)
-            body = self._read_once(path, version)
-            if body is not None:
-                data: dict[str, Any] = body["data"]["data"]
+            data = self._read_once(path, version)
+            if data is not None:
                 return data
             if time.monotonic() >= deadline:
                 return None
@@ -287,8 +311,7 @@ class VaultSecretStore:
         )
         if response is None:
             return None
-        body: dict[str, Any] = response.json()
-        return body
+        return _answer(response, lambda body: dict(body["data"]["data"]))
 
     def _request(
         self,
@@ -302,9 +325,10 @@ class VaultSecretStore:
     ) -> requests.Response:
         sent_token = client.token
         headers = {}
-        if self._vault_index is not None and method in ("GET", "LIST"):
+        newest_index = self._vault_index
+        if newest_index is not None and method in ("GET", "LIST"):
             headers = {
-                "X-Vault-Index": self._vault_index,
+                "X-Vault-Index": newest_index,
                 "X-Vault-Inconsistent": "forward-active-node",
             }
         try:
@@ -327,9 +351,14 @@ class VaultSecretStore:
         return response
 
     def _remember_index(self, response: requests.Response) -> None:
+        """Keep the newest `X-Vault-Index` seen; threads may deliver answers out of order."""
         index = response.headers.get("X-Vault-Index")
-        if index:
-            self._vault_index = index
+        if not index:
+            return
+        with self._index_lock:
+            current = self._vault_index
+            if current is None or _index_position(index) >= _index_position(current):
+                self._vault_index = index
 
     def _with_failover(self, operation: Callable[[hvac.Client], T]) -> T:
         """Run `operation` on the preferred node; on a node failure try the next, in budget."""
