@@ -109,3 +109,13 @@ def test_an_explicit_method_wins_over_auto_detection() -> None:
     method = login_method_from(chosen)
     assert isinstance(method, AppRoleLogin)
     assert "cnry-secret-id-4" not in repr(method)
+
+
+@pytest.mark.parametrize("answer", [{"auth": None}, {}, {"auth": {"lease_duration": 5}}, None])
+def test_a_login_answer_without_a_token_is_a_failed_login(answer: object) -> None:
+    from vaultauth.errors import VaultUnavailable
+    from vaultauth.store.vault_login import _lease_of
+
+    with pytest.raises(VaultUnavailable) as caught:
+        _lease_of(answer)
+    assert caught.value.code == "vault_login_failed"

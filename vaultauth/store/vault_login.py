@@ -96,12 +96,18 @@ def _one_of(value: SecretStr | None, file: Path | None, what: str) -> str:
 
 
 def _lease_of(response: Any) -> Lease:
-    auth = response["auth"]
-    return Lease(
-        token=str(auth["client_token"]),
-        ttl=float(auth.get("lease_duration") or 0),
-        renewable=bool(auth.get("renewable")),
-    )
+    """The token of a login answer; an answer without one is a failed login, not a crash."""
+    try:
+        auth = response["auth"]
+        return Lease(
+            token=str(auth["client_token"]),
+            ttl=float(auth.get("lease_duration") or 0),
+            renewable=bool(auth.get("renewable")),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise VaultUnavailable(
+            "Vault's login answer carried no token", code="vault_login_failed"
+        ) from None
 
 
 @dataclass(frozen=True)
