@@ -74,6 +74,7 @@ def _run_dev(settings: Settings, *, host: str, port: int, vault_port: int) -> No
 
     from vaultauth.api import create_app
     from vaultauth.cli import create_key
+    from vaultauth.logs import logging_config
     from vaultauth.wiring import build_index
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -102,7 +103,14 @@ def _run_dev(settings: Settings, *, host: str, port: int, vault_port: int) -> No
             )
         _say(f"OpenBao: {bao.addr} (data in {settings.data_dir.resolve()})")
         _say(f"Facade:  http://{host}:{port}  (OpenAPI at /docs)")
-        uvicorn.run(create_app(dev_settings), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(dev_settings),
+            host=host,
+            port=port,
+            # The same JSON logs as `serve`: no raw paths, no exception messages.
+            log_config=logging_config(dev_settings.log_level),
+            access_log=False,
+        )
     finally:
         with _signals_ignored():
             bao.stop()

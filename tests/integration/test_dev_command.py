@@ -155,6 +155,9 @@ def test_records_survive_a_restart_and_both_signals_stop_everything(
         )
         assert created.status_code == 200, created.text
     record = created.json()
+    access = [line for line in first.stderr().splitlines() if '"route"' in line]
+    assert access, "the dev facade logs JSON access lines like `serve`"
+    assert all(record["authId"] not in line for line in access), "route templates, not paths"
     _stop_and_check(first, signal.SIGINT)
     assert (data_dir / "index.sqlite3").exists()
     assert (data_dir / "openbao" / "init.json").exists()
