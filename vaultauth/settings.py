@@ -48,8 +48,9 @@ class Settings(BaseSettings):
         "a revocation reaches every replica within this. 0: read the index on every request.",
     )
     data_dir: Path = Path(".vaultauth")
-    index_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default: SQLite file in the data dir."
+    index_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL (it may carry a password); default: SQLite in the data dir.",
     )
     index_auto_migrate: bool = True
     max_body_bytes: int = 64 * 1024
@@ -64,8 +65,8 @@ class Settings(BaseSettings):
     resolve_cache_max_entries: int = Field(default=10_000, ge=1)
 
     def resolved_index_url(self) -> str:
-        if self.index_url:
-            return self.index_url
+        if self.index_url is not None and self.index_url.get_secret_value():
+            return self.index_url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'index.sqlite3').resolve()}"
 
     def vault_addresses(self) -> list[str]:

@@ -85,7 +85,7 @@ def test_readyz_is_503_while_the_index_is_down_and_200_once_back(
     try:
         through_proxy = url.set(host="127.0.0.1", port=proxy.port)
         settings = settings.model_copy(
-            update={"index_url": through_proxy.render_as_string(hide_password=False)}
+            update={"index_url": SecretStr(through_proxy.render_as_string(hide_password=False))}
         )
         with TestClient(create_app(settings)) as client:
             assert _ready(client)[0] == 200

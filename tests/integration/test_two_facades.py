@@ -13,6 +13,7 @@ from pathlib import Path
 
 import hvac
 import pytest
+from pydantic import SecretStr
 
 from tests.conftest import postgres_schema
 from tests.support.facade import Facade, run_cli, settings_env, start_facade
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def pg_settings(settings: Settings) -> Iterator[Settings]:
     with postgres_schema("the two-facade test", required=False) as url:
-        yield settings.model_copy(update={"index_url": url})
+        yield settings.model_copy(update={"index_url": SecretStr(url)})
 
 
 @pytest.fixture
