@@ -191,16 +191,25 @@ class _BearerPatch(_Strict):
     token: BearerToken | None = None
 
 
+_ERROR_CODES = {
+    "missing": "missing_field",
+    "string_too_long": "field_too_long",
+    "too_long": "field_too_long",
+}
+
+
+def error_code_for(kind: str, field: str) -> str:
+    """Our stable error code for a pydantic error type at `field`."""
+    if field == "authType" and kind != "missing":
+        return "invalid_auth_type"
+    return _ERROR_CODES.get(kind, "invalid_field")
+
+
 def invalid_input_from(exc: ValidationError, prefix: str = "") -> InvalidInput:
     """Our InvalidInput for the first error of a pydantic ValidationError, without its input."""
     first = exc.errors(include_input=False, include_url=False)[0]
     field = ".".join(str(part) for part in (*([prefix] if prefix else []), *first["loc"]))
-    kind = first["type"]
-    code = {
-        "missing": "missing_field",
-        "string_too_long": "field_too_long",
-        "too_long": "field_too_long",
-    }.get(kind, "invalid_field")
+    code = error_code_for(first["type"], field)
     return InvalidInput(f"{field or 'body'}: {first['msg']}", code=code, field=field or None)
 
 

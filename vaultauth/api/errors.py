@@ -24,6 +24,7 @@ from vaultauth.errors import (
     Unavailable,
     VaultauthError,
 )
+from vaultauth.models import error_code_for
 
 log = logging.getLogger("vaultauth.api")
 
@@ -68,16 +69,6 @@ def status_of(exc: VaultauthError) -> int:
     return 500
 
 
-def _validation_code(kind: str, field: str) -> str:
-    if field == "authType" and kind != "missing":
-        return "invalid_auth_type"
-    return {
-        "missing": "missing_field",
-        "string_too_long": "field_too_long",
-        "too_long": "field_too_long",
-    }.get(kind, "invalid_field")
-
-
 def install_error_handlers(app: FastAPI, retry_after_seconds: int) -> None:
     @app.exception_handler(VaultauthError)
     async def domain_error(_request: Request, exc: VaultauthError) -> JSONResponse:
@@ -96,7 +87,7 @@ def install_error_handlers(app: FastAPI, retry_after_seconds: int) -> None:
         if kind == "json_invalid":
             return error_response(400, "malformed_json", "the body is not valid JSON")
         message = f"{field or 'body'}: {first.get('msg', 'invalid value')}"
-        return error_response(422, _validation_code(kind, field), message, field or None)
+        return error_response(422, error_code_for(kind, field), message, field or None)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
