@@ -29,9 +29,9 @@ from enum import StrEnum
 from vaultauth.document import SecretDocument
 from vaultauth.errors import CorruptSecret, InvalidInput
 from vaultauth.ids import secret_path, tenant_path, validate_path_segment
-from vaultauth.models import AuthRecord, record_fields_from
+from vaultauth.models import AuthRecord
 from vaultauth.ports import MetadataIndex, SecretStore, SecretVersionInfo
-from vaultauth.service import utc_now
+from vaultauth.service import rolled_forward, utc_now
 
 DEFAULT_MIN_AGE = timedelta(seconds=300)
 
@@ -264,12 +264,7 @@ class Reconciler:
                 f"Vault's v{info.current_version} has authType {document.auth_type.value}, "
                 f"the record {record.auth_type.value}",
             )
-        rolled = record.with_changes(
-            headers=document.headers,
-            version=info.current_version,
-            updated_at=info.updated_at,
-            **record_fields_from(document.credential),
-        )
+        rolled = rolled_forward(record, document, info)
         if not self._index.update(rolled, expected_version=record.version):
             return Finding(problem, Outcome.RESOLVED, where, "the record changed meanwhile")
         return Finding(

@@ -9,7 +9,8 @@ Write order (what a crash at each step leaves; `vaultauth reconcile` clears it u
 - update: 1. read the KV version the index names, 2. write the merged document with cas=that
   version (a concurrent writer gets Conflict, never a lost update), 3. index update guarded by
   the same version. A crash between 2 and 3 leaves a KV version the index does not know: the
-  record still reads as before, and reconcile rolls the index forward from Vault.
+  record still reads as before, and reconcile rolls the index forward from Vault (so does the
+  next PATCH that meets it, once it is older than STALE_WRITE_AFTER).
 - delete: 1. mark the record `deleting` (it disappears from reads at once), 2. destroy every KV
   version and the metadata, 3. remove the index row. A crash or Vault outage after 1 leaves a
   hidden row; repeating the DELETE, or reconcile, finishes the job.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vaultauth.document import SecretDocument
@@ -35,7 +36,7 @@ from vaultauth.models import (
     patch_credential,
     record_fields_from,
 )
-from vaultauth.ports import MetadataIndex, SecretStore
+from vaultauth.ports import MetadataIndex, SecretStore, SecretVersionInfo
 from vaultauth.resolve import ResolvedCredential, resolve
 from vaultauth.resolve_cache import ResolveCache
 
@@ -43,8 +44,25 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 
 
+# Longer than any update can take between its Vault write and its index write (Vault failover
+# budget, index pool and lock timeouts), so an older unknown version was left by a crash.
+STALE_WRITE_AFTER = timedelta(seconds=120)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def rolled_forward(
+    record: AuthRecord, document: SecretDocument, info: SecretVersionInfo
+) -> AuthRecord:
+    """`record` as Vault's newer version `info` (holding `document`) describes it."""
+    return record.with_changes(
+        headers=document.headers,
+        version=info.current_version,
+        updated_at=info.updated_at,
+        **record_fields_from(document.credential),
+    )
 
 
 @dataclass(frozen=True)
@@ -175,7 +193,11 @@ class CredentialService:
             return record  # nothing changes: no new Vault version
         check_headers(credential, headers)
         document = SecretDocument(record.auth_type, credential, headers)
-        version = self._secrets.write(path, document.to_vault(), cas=record.version)
+        try:
+            version = self._secrets.write(path, document.to_vault(), cas=record.version)
+        except Conflict:
+            self._heal_index_behind_vault(record, path)
+            raise
         self._evict(path)
         updated = record.with_changes(
             headers=headers,
@@ -186,6 +208,30 @@ class CredentialService:
         if not self._index.update(updated, expected_version=record.version):
             raise Conflict("the record changed while this update was being written")
         return updated
+
+    def _heal_index_behind_vault(self, record: AuthRecord, path: str) -> None:
+        """Roll the index forward over a Vault version that a crashed update left behind.
+
+        A version newer than the index's that is older than STALE_WRITE_AFTER cannot belong to
+        an update still on its way to the index, so the client's retry of this 409 should not
+        meet the same wall until `vaultauth reconcile` runs. Best effort: any failure leaves it
+        to reconcile, which does the same.
+        """
+        try:
+            info = self._secrets.version_info(path)
+            if info is None or info.current_version <= record.version:
+                return
+            if self._clock() - info.updated_at < STALE_WRITE_AFTER:
+                return  # a concurrent update may still be writing the index
+            data = self._secrets.read(path, info.current_version)
+            if data is None:
+                return
+            document = SecretDocument.from_vault(data)
+            if document.auth_type is record.auth_type:
+                rolled = rolled_forward(record, document, info)
+                self._index.update(rolled, expected_version=record.version)
+        except VaultauthError:
+            return
 
     def delete(self, tenant: str, integration_id: str, auth_id: str) -> None:
         validate_path_segment(integration_id, "integrationId")
