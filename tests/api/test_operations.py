@@ -42,7 +42,10 @@ def test_healthz_and_readyz_answer_without_a_key(app_client: TestClient) -> None
     assert app_client.get("/healthz").json() == {"status": "ok"}
     ready = app_client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"vault": "ok", "index": "ok"}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"vault": "ok", "vault_login": "ok", "index": "ok"},
+    }
 
 
 def test_request_id_is_taken_from_the_caller_or_generated(app_client: TestClient) -> None:

@@ -57,12 +57,16 @@ def test_readyz_is_503_while_vault_is_sealed_and_200_once_unsealed(
         update={"vault_addr": sealable_bao.addr, "vault_token": SecretStr(sealable_bao.root_token)}
     )
     with TestClient(create_app(settings)) as client:
-        assert _ready(client) == (200, {"vault": "ok", "index": "ok"}, None)
+        assert _ready(client) == (200, {"vault": "ok", "vault_login": "ok", "index": "ok"}, None)
         _seal(sealable_bao)
-        assert _ready(client) == (503, {"vault": "vault_sealed", "index": "ok"}, "3")
+        assert _ready(client) == (
+            503,
+            {"vault": "vault_sealed", "vault_login": "ok", "index": "ok"},
+            "3",
+        )
         assert client.get("/healthz").status_code == 200  # alive all the same
         _unseal(sealable_bao)
-        assert _ready(client) == (200, {"vault": "ok", "index": "ok"}, None)
+        assert _ready(client) == (200, {"vault": "ok", "vault_login": "ok", "index": "ok"}, None)
 
 
 def test_readyz_is_503_while_the_index_is_down_and_200_once_back(
@@ -75,9 +79,17 @@ def test_readyz_is_503_while_the_index_is_down_and_200_once_back(
             assert _ready(client)[0] == 200
             moved = database.with_name("moved.sqlite3")
             os.rename(database, moved)
-            assert _ready(client) == (503, {"vault": "ok", "index": "index_unavailable"}, "3")
+            assert _ready(client) == (
+                503,
+                {"vault": "ok", "vault_login": "ok", "index": "index_unavailable"},
+                "3",
+            )
             os.rename(moved, database)
-            assert _ready(client) == (200, {"vault": "ok", "index": "ok"}, None)
+            assert _ready(client) == (
+                200,
+                {"vault": "ok", "vault_login": "ok", "index": "ok"},
+                None,
+            )
         return
     # PostgreSQL behind a proxy that the test closes (connections dropped, new ones refused).
     url = make_url(index_url)
@@ -90,8 +102,16 @@ def test_readyz_is_503_while_the_index_is_down_and_200_once_back(
         with TestClient(create_app(settings)) as client:
             assert _ready(client)[0] == 200
             proxy.close()
-            assert _ready(client) == (503, {"vault": "ok", "index": "index_unavailable"}, "3")
+            assert _ready(client) == (
+                503,
+                {"vault": "ok", "vault_login": "ok", "index": "index_unavailable"},
+                "3",
+            )
             proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432, port=proxy.port).start()
-            assert _ready(client) == (200, {"vault": "ok", "index": "ok"}, None)
+            assert _ready(client) == (
+                200,
+                {"vault": "ok", "vault_login": "ok", "index": "ok"},
+                None,
+            )
     finally:
         proxy.close()

@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from tests.support.processes import free_port
+from tests.support.processes import free_port, wait_until
 from tests.support.proxy import TcpProxy
 from vaultauth.api import create_app
 from vaultauth.policies import render_facade
@@ -226,6 +226,23 @@ def test_the_facade_starts_while_vault_is_down_and_serves_once_it_is_up(
             assert up.status_code == 200, up.text
         finally:
             proxy.close()
+
+
+def test_readyz_is_503_while_the_facade_cannot_log_in_to_a_healthy_vault(
+    settings: Settings, approle: AppRole, tmp_path: Path
+) -> None:
+    wrong = AppRole(mount=approle.mount, role_id=approle.role_id, secret_id="not-the-secret-id")
+    configured = approle_settings(settings, wrong, tmp_path)
+    with TestClient(create_app(configured), raise_server_exceptions=False) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {
+            "vault": "ok",
+            "vault_login": "vault_login_failed",
+            "index": "ok",
+        }
+        (tmp_path / "secret-id").write_text(approle.secret_id + "\n")  # the right one, now
+        wait_until(lambda: client.get("/readyz").status_code == 200, 30, "a login")
 
 
 # --- Kubernetes, against a fake Vault -------------------------------------------------------

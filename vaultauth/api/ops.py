@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from vaultauth.api.deps import get_runtime
-from vaultauth.errors import Unavailable
+from vaultauth.errors import Unavailable, VaultUnavailable
 from vaultauth.metrics import CONTENT_TYPE_LATEST, Metrics
 from vaultauth.wiring import Runtime
 
@@ -27,9 +27,13 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "Vault or the index is unavailable"}})
 def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONResponse:
-    """Vault reachable and unsealed, and the index answering: 200; otherwise 503."""
+    """Vault reachable and unsealed, the facade logged in to it, the index answering: 200."""
     checks: dict[str, str] = {}
-    probes = (("vault", runtime.secrets.check_ready), ("index", runtime.index.check_ready))
+    probes = (
+        ("vault", runtime.secrets.check_ready),
+        ("vault_login", lambda: _logged_in(runtime)),
+        ("index", runtime.index.check_ready),
+    )
     for name, check in probes:
         try:
             check()
@@ -44,6 +48,13 @@ def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": str(runtime.settings.retry_after_seconds)},
     )
+
+
+def _logged_in(runtime: Runtime) -> None:
+    """A facade that has never logged in to Vault cannot serve, however healthy Vault is."""
+    login = runtime.vault_login
+    if login is not None and not login.current_token():
+        raise VaultUnavailable("the facade has not logged in to Vault", code="vault_login_failed")
 
 
 @router.get("/metrics", response_class=Response)
