@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     vault_kubernetes_jwt_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
     vault_kubernetes_mount: str = "kubernetes"
     vault_namespace: str | None = None
+    vault_cacert: Path | None = Field(
+        default=None,
+        description="PEM bundle of the CA(s) that sign Vault's TLS certificate; "
+        "default: the system's trust store.",
+    )
     vault_mount: str = "secret"
     vault_prefix: str = "vaultauth"
     vault_timeout: float = Field(default=5.0, gt=0, description="Seconds per Vault HTTP call.")

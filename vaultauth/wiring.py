@@ -31,6 +31,11 @@ def build_resolve_cache(settings: Settings) -> ResolveCache | None:
     return ResolveCache(settings.resolve_cache_ttl, settings.resolve_cache_max_entries)
 
 
+def vault_tls_verify(settings: Settings) -> bool | str:
+    """How Vault's TLS certificate is checked: against VAULTAUTH_VAULT_CACERT, else the system."""
+    return str(settings.vault_cacert) if settings.vault_cacert is not None else True
+
+
 def build_vault_login(settings: Settings) -> VaultLogin:
     """How the facade logs in to Vault (token, AppRole or Kubernetes); `start()` renews."""
     return VaultLogin(
@@ -38,6 +43,7 @@ def build_vault_login(settings: Settings) -> VaultLogin:
         settings.vault_addresses(),
         namespace=settings.vault_namespace,
         timeout=settings.vault_timeout,
+        verify=vault_tls_verify(settings),
     )
 
 
@@ -54,6 +60,7 @@ def build_secret_store(settings: Settings, login: VaultLogin | None = None) -> V
         namespace=settings.vault_namespace,
         token_rejected=login.rejected,
         failover_budget=settings.vault_failover_budget,
+        verify=vault_tls_verify(settings),
     )
     login.subscribe(store.set_token)
     return store

@@ -59,9 +59,10 @@ _NODE_FAILURES: tuple[type[Exception], ...] = (
 )
 
 
-def _pooled_session(pool_size: int) -> requests.Session:
+def _pooled_session(pool_size: int, verify: bool | str) -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # no proxy or netrc from the environment between us and Vault
+    session.verify = verify  # hvac takes the session's TLS verification as its own
     adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -125,6 +126,7 @@ class VaultSecretStore:
         pool_size: int = 40,
         namespace: str | None = None,
         failover_budget: float = 8.0,
+        verify: bool | str = True,
         token_rejected: Callable[[str], bool] | None = None,
     ) -> None:
         """After a 403, `token_rejected(token)` says whether a new token has been set (through
@@ -135,7 +137,7 @@ class VaultSecretStore:
             raise VaultUnavailable("no Vault address configured", code="vault_not_configured")
         self._mount = validate_mount(mount, "VAULTAUTH_VAULT_MOUNT")
         self._budget = failover_budget
-        self._session = _pooled_session(pool_size)
+        self._session = _pooled_session(pool_size, verify)
         self._timeout = (min(_CONNECT_TIMEOUT, timeout), timeout)
         initial_token = token()
         self._clients = [

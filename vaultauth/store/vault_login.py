@@ -300,6 +300,7 @@ class VaultLogin:
         *,
         namespace: str | None = None,
         timeout: float = 5.0,
+        verify: bool | str = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not addrs:
@@ -310,6 +311,7 @@ class VaultLogin:
         self._addrs = list(addrs)
         self._namespace = namespace
         self._timeout = timeout
+        self._verify = verify
         self._lock = threading.Lock()  # one login or renewal at a time
         self._current: _Current | None = None
         self._subscribers: list[Callable[[str], None]] = []
@@ -393,6 +395,7 @@ class VaultLogin:
         session closed right after leaves no idle socket behind."""
         with requests.Session() as session:
             session.trust_env = False  # no proxy or netrc from the environment
+            session.verify = self._verify
             yield hvac.Client(
                 url=addr,
                 token="",  # never fall back to VAULT_TOKEN or ~/.vault-token
