@@ -299,3 +299,33 @@ def test_importing_the_client_pulls_in_nothing_of_the_server() -> None:
         assert f"'{heavy}'" not in loaded, heavy
     assert "'httpx'" in loaded
     assert "'pydantic'" in loaded
+
+
+def test_concurrent_async_misses_share_one_fetch() -> None:
+    class SlowSource:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def resolve(self, integration_id: str, auth_id: str) -> ResolvedCredentials:
+            raise AssertionError("the async path must not call the sync source")
+
+        async def aresolve(self, integration_id: str, auth_id: str) -> ResolvedCredentials:
+            self.calls += 1
+            await asyncio.sleep(0.05)
+            return ResolvedCredentials(
+                integration_id=integration_id,
+                auth_id=auth_id,
+                auth_type="BEARER_TOKEN",
+                version=1,
+                headers={"Authorization": "Bearer t"},
+                query={},
+            )
+
+    source = SlowSource()
+    cache = CredentialCache(source, "intg_1", "auth_1", ttl=60)
+
+    async def many() -> None:
+        await asyncio.gather(*(cache.aget() for _ in range(10)))
+
+    asyncio.run(many())
+    assert source.calls == 1

@@ -12,6 +12,7 @@ and the next request uses the new credentials).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator
@@ -63,6 +64,7 @@ class CredentialCache:
         self.ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()  # one fetch at a time from sync callers
+        self._async_lock: asyncio.Lock | None = None  # ... and from the event loop's tasks
         self._current: ResolvedCredentials | None = None
         self._expires_at = 0.0
         self.fetches = 0
@@ -100,11 +102,21 @@ class CredentialCache:
                 return cached
             return self._store(self.source.resolve(self.integration_id, self.auth_id))
 
+    def _one_fetch_at_a_time(self) -> asyncio.Lock:
+        # Made on first use, inside the event loop that uses this object (one per loop).
+        if self._async_lock is None:
+            self._async_lock = asyncio.Lock()
+        return self._async_lock
+
     async def aget(self) -> ResolvedCredentials:
         cached = self._fresh()
         if cached is not None:
             return cached
-        return self._store(await self.source.aresolve(self.integration_id, self.auth_id))
+        async with self._one_fetch_at_a_time():
+            cached = self._fresh()
+            if cached is not None:
+                return cached  # another task fetched them while this one waited
+            return self._store(await self.source.aresolve(self.integration_id, self.auth_id))
 
     def refresh(self, stale: ResolvedCredentials) -> ResolvedCredentials | None:
         """After a 401 with `stale`: the new credentials, or None if they did not change."""
@@ -116,10 +128,11 @@ class CredentialCache:
         return fresh if _changed(fresh, stale) else None
 
     async def arefresh(self, stale: ResolvedCredentials) -> ResolvedCredentials | None:
-        current = self._current
-        if current is not None and current is not stale and _changed(current, stale):
-            return current
-        fresh = self._store(await self.source.aresolve(self.integration_id, self.auth_id))
+        async with self._one_fetch_at_a_time():
+            current = self._current
+            if current is not None and current is not stale and _changed(current, stale):
+                return current
+            fresh = self._store(await self.source.aresolve(self.integration_id, self.auth_id))
         return fresh if _changed(fresh, stale) else None
 
 
