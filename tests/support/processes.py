@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -11,14 +12,16 @@ from collections.abc import Callable
 
 import httpx
 
+# Below Linux's ephemeral range (32768-60999): a port picked there could be taken by an
+# outgoing connection of the test run itself before the server it was picked for binds it.
+_PORTS = range(20000, 32000)
+
 
 def free_port(span: int = 2) -> int:
     """A loopback port whose next `span - 1` ports are free too (OpenBao binds port+1)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if all(_is_free(port + offset) for offset in range(1, span)):
+    for _ in range(200):
+        port = random.randrange(_PORTS.start, _PORTS.stop - span)
+        if all(_is_free(port + offset) for offset in range(span)):
             return port
     raise RuntimeError("no free loopback port range found")
 

@@ -123,7 +123,23 @@ class RaftCluster:
             ).json()["data"]["config"]["servers"]
             return len(servers) == len(self.nodes) and all(s["voter"] for s in servers)
 
-        wait_until(all_voters, timeout, "every raft node to be a voter")
+        try:
+            wait_until(all_voters, timeout, "every raft node to be a voter")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}\n{self.diagnosis()}") from None
+
+    def diagnosis(self) -> str:
+        """What each node says about itself, and the end of its log, for a failed wait."""
+        lines = []
+        for node in self.nodes:
+            try:
+                health: object = node.health()
+            except httpx.HTTPError as exc:
+                health = type(exc).__name__
+            alive = node.process is not None and node.process.poll() is None
+            log = (node.workdir / "server.log").read_text(errors="replace")[-1500:]
+            lines.append(f"--- {node.name} port {node.port} alive={alive} health={health}\n{log}")
+        return "\n".join(lines)
 
     def stop(self) -> None:
         for node in self.nodes:
@@ -136,10 +152,13 @@ def start_raft_cluster(size: int = 3) -> RaftCluster:
     """Start, initialise, unseal and join `size` nodes; enable KV v2 at `secret/`."""
     root = Path(tempfile.mkdtemp(prefix="vaultauth-raft-"))
     nodes = []
+    # One block of free ports for the whole cluster: picked one node at a time, a node's API
+    # port could land on another node's cluster port (port + 1), which is not bound yet.
+    base = free_port(span=2 * size)
     for index in range(size):
         workdir = root / f"node{index + 1}"
         workdir.mkdir()
-        nodes.append(RaftNode(name=f"node{index + 1}", port=free_port(), workdir=workdir))
+        nodes.append(RaftNode(name=f"node{index + 1}", port=base + 2 * index, workdir=workdir))
     cluster = RaftCluster(nodes=nodes, root=root)
     try:
         cluster.write_configs()
