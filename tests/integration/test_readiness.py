@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -16,6 +14,7 @@ from sqlalchemy.engine import make_url
 from tests.conftest import index_backend
 from tests.support.processes import free_port
 from tests.support.proxy import TcpProxy
+from tests.support.sealing import seal, unseal
 from vaultauth.api import create_app
 from vaultauth.embedded import EmbeddedOpenBao
 from vaultauth.settings import Settings
@@ -32,19 +31,6 @@ def sealable_bao(tmp_path: Path) -> Iterator[EmbeddedOpenBao]:
         bao.stop()
 
 
-def _seal(bao: EmbeddedOpenBao) -> None:
-    response = httpx.put(
-        f"{bao.addr}/v1/sys/seal", headers={"X-Vault-Token": bao.root_token}, timeout=10
-    )
-    assert response.status_code == 204, response.status_code
-
-
-def _unseal(bao: EmbeddedOpenBao) -> None:
-    key = json.loads(bao.init_path.read_text())["keys"][0]
-    response = httpx.put(f"{bao.addr}/v1/sys/unseal", json={"key": key}, timeout=10)
-    assert response.json()["sealed"] is False
-
-
 def _ready(client: TestClient) -> tuple[int, dict[str, str], str | None]:
     response = client.get("/readyz")
     return response.status_code, response.json()["checks"], response.headers.get("Retry-After")
@@ -58,14 +44,14 @@ def test_readyz_is_503_while_vault_is_sealed_and_200_once_unsealed(
     )
     with TestClient(create_app(settings)) as client:
         assert _ready(client) == (200, {"vault": "ok", "vault_login": "ok", "index": "ok"}, None)
-        _seal(sealable_bao)
+        seal(sealable_bao)
         assert _ready(client) == (
             503,
             {"vault": "vault_sealed", "vault_login": "ok", "index": "ok"},
             "3",
         )
         assert client.get("/healthz").status_code == 200  # alive all the same
-        _unseal(sealable_bao)
+        unseal(sealable_bao)
         assert _ready(client) == (200, {"vault": "ok", "vault_login": "ok", "index": "ok"}, None)
 
 

@@ -3,7 +3,6 @@ and the same app instance serves again once Vault is back."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 import time
@@ -11,14 +10,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import httpx2
 import hvac
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.kv import KvReader
-from tests.support.processes import free_port, wait_until
+from tests.support.processes import free_port
+from tests.support.sealing import seal, unseal
 from vaultauth.api import create_app
 from vaultauth.cli import create_key
 from vaultauth.embedded import EmbeddedOpenBao
@@ -156,28 +155,9 @@ def test_vault_stopped_and_started_again(
     assert doomed["authId"] not in [row[0] for row in _index_rows(outage_settings)]
 
 
-def _seal(bao: EmbeddedOpenBao) -> None:
-    response = httpx.put(
-        f"{bao.addr}/v1/sys/seal", headers={"X-Vault-Token": bao.root_token}, timeout=10
-    )
-    assert response.status_code == 204, response.text
-
-
-def _unseal(bao: EmbeddedOpenBao) -> None:
-    key = json.loads(bao.init_path.read_text())["keys"][0]
-    response = httpx.put(f"{bao.addr}/v1/sys/unseal", json={"key": key}, timeout=10)
-    assert response.status_code == 200
-    assert response.json()["sealed"] is False
-    wait_until(
-        lambda: httpx.get(f"{bao.addr}/v1/sys/health", timeout=2).status_code == 200,
-        30,
-        "OpenBao to become active after unsealing",
-    )
-
-
 def test_vault_sealed_and_unsealed(client: TestClient, bao: EmbeddedOpenBao, kv: KvReader) -> None:
     kept = client.post(BASE, json={"authType": "BEARER_TOKEN", "token": "token-v1"}).json()
-    _seal(bao)
+    seal(bao)
     try:
         sealed = {"vault_sealed"}
         _unavailable(client.post(BASE, json={"authType": "BEARER_TOKEN", "token": "t"}), sealed)
@@ -185,7 +165,7 @@ def test_vault_sealed_and_unsealed(client: TestClient, bao: EmbeddedOpenBao, kv:
         _unavailable(client.patch(f"{BASE}/{kept['authId']}", json={"token": "token-v2"}), sealed)
         assert [r["authId"] for r in client.get(BASE).json()["data"]] == [kept["authId"]]
     finally:
-        _unseal(bao)
+        unseal(bao)
 
     resolved = client.post(f"{BASE}/{kept['authId']}/resolve")
     assert resolved.status_code == 200, resolved.text
