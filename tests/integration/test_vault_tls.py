@@ -2,75 +2,42 @@
 
 from __future__ import annotations
 
-import os
-import ssl
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from tests.support.processes import free_port, stop_process, wait_until
+from tests.support.bao import DevBao, start_dev_bao
 from vaultauth.api import create_app
-from vaultauth.embedded import bao_binary
 from vaultauth.settings import Settings
-
-ROOT = "tls-root-token"
 
 
 @pytest.fixture
-def tls_vault(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def tls_vault() -> Iterator[DevBao]:
     """A `bao server -dev -dev-tls` whose certificate is signed by a CA generated for it."""
-    port = free_port()
-    certs = tmp_path / "certs"
-    certs.mkdir()
-    with (tmp_path / "bao.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                bao_binary(),
-                "server",
-                "-dev",
-                "-dev-tls",
-                f"-dev-tls-cert-dir={certs}",
-                f"-dev-root-token-id={ROOT}",
-                f"-dev-listen-address=127.0.0.1:{port}",
-                "-dev-no-store-token",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)},
-            start_new_session=True,
-        )
-    ca = certs / "vault-ca.pem"
-    addr = f"https://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if not ca.exists():
-            return False
-        trust = ssl.create_default_context(cafile=str(ca))
-        return httpx.get(f"{addr}/v1/sys/health", verify=trust, timeout=1).status_code == 200
-
+    server = start_dev_bao(tls=True)
     try:
-        wait_until(healthy, 30, "bao -dev-tls")
-        yield addr, ca
+        yield server
     finally:
-        stop_process(process)
+        server.stop()
 
 
-def _settings(settings: Settings, addr: str, cacert: Path | None) -> Settings:
+def _settings(settings: Settings, vault: DevBao, cacert: Path | None) -> Settings:
     return settings.model_copy(
-        update={"vault_addr": addr, "vault_token": SecretStr(ROOT), "vault_cacert": cacert}
+        update={
+            "vault_addr": vault.addr,
+            "vault_token": SecretStr(vault.token),
+            "vault_cacert": cacert,
+        }
     )
 
 
 def test_vault_signed_by_the_configured_ca_is_trusted(
-    tls_vault: tuple[str, Path], settings: Settings, make_key: Callable[..., str]
+    tls_vault: DevBao, settings: Settings, make_key: Callable[..., str]
 ) -> None:
-    addr, ca = tls_vault
-    with TestClient(create_app(_settings(settings, addr, ca))) as client:
+    with TestClient(create_app(_settings(settings, tls_vault, tls_vault.ca_cert))) as client:
         client.headers["X-API-Key"] = make_key()
         created = client.post(
             "/v1/integrations/intg_tls/auth", json={"authType": "BEARER_TOKEN", "token": "t"}
@@ -82,10 +49,9 @@ def test_vault_signed_by_the_configured_ca_is_trusted(
 
 
 def test_without_the_ca_the_certificate_is_refused_with_a_503(
-    tls_vault: tuple[str, Path], settings: Settings, make_key: Callable[..., str]
+    tls_vault: DevBao, settings: Settings, make_key: Callable[..., str]
 ) -> None:
-    addr, _ = tls_vault
-    app = create_app(_settings(settings, addr, None))
+    app = create_app(_settings(settings, tls_vault, None))
     with TestClient(app, raise_server_exceptions=False) as client:
         client.headers["X-API-Key"] = make_key()
         refused = client.post("/v1/integrations/intg_tls/auth", json={"authType": "NO_AUTH"})

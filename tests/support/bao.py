@@ -1,9 +1,10 @@
-"""A real `bao server -dev` for the test session, on a free loopback port."""
+"""A real `bao server -dev` (optionally `-dev-tls`) for the tests, on a free loopback port."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import ssl
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ class DevBao:
     token: str
     process: subprocess.Popen[bytes] | None
     workdir: Path | None
+    ca_cert: Path | None = None  # the generated CA that signs its certificate, with TLS
 
     def stop(self) -> None:
         if self.process is not None:
@@ -32,12 +34,16 @@ class DevBao:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _spawn(port: int, workdir: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
+def _spawn(
+    port: int, workdir: Path, log: IO[bytes], cert_dir: Path | None
+) -> subprocess.Popen[bytes]:
+    tls = ["-dev-tls", f"-dev-tls-cert-dir={cert_dir}"] if cert_dir is not None else []
     return subprocess.Popen(
         [
             bao_binary(),
             "server",
             "-dev",
+            *tls,
             f"-dev-root-token-id={ROOT_TOKEN}",
             f"-dev-listen-address=127.0.0.1:{port}",
             "-dev-no-store-token",
@@ -49,20 +55,30 @@ def _spawn(port: int, workdir: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
     )
 
 
-def start_dev_bao() -> DevBao:
-    """Start an in-memory dev server; ready once health and the `secret/` KV v2 mount answer."""
+def start_dev_bao(*, tls: bool = False) -> DevBao:
+    """Start an in-memory dev server; ready once health and the `secret/` KV v2 mount answer.
+
+    With `tls`, it serves https with a certificate signed by a CA it generates (`ca_cert`)."""
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="vaultauth-bao-"))
+    cert_dir = workdir / "certs" if tls else None
+    if cert_dir is not None:
+        cert_dir.mkdir()
     with (workdir / "server.log").open("wb") as log:
-        process = _spawn(port, workdir, log)
-    addr = f"http://127.0.0.1:{port}"
+        process = _spawn(port, workdir, log, cert_dir)
+    addr = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    ca_cert = cert_dir / "vault-ca.pem" if cert_dir is not None else None
     headers = {"X-Vault-Token": ROOT_TOKEN}
 
     def ready() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"bao server exited: {(workdir / 'server.log').read_text()[-2000:]}")
-        health = httpx.get(f"{addr}/v1/sys/health", timeout=1)
-        mounts = httpx.get(f"{addr}/v1/sys/mounts/secret/tune", headers=headers, timeout=1)
+        if ca_cert is not None and not ca_cert.exists():
+            return False
+        trust = ssl.create_default_context(cafile=str(ca_cert)) if ca_cert else True
+        with httpx.Client(verify=trust, timeout=1) as http:
+            health = http.get(f"{addr}/v1/sys/health")
+            mounts = http.get(f"{addr}/v1/sys/mounts/secret/tune", headers=headers)
         return health.status_code == 200 and mounts.status_code == 200
 
     try:
@@ -71,4 +87,4 @@ def start_dev_bao() -> DevBao:
         stop_process(process)
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    return DevBao(addr=addr, token=ROOT_TOKEN, process=process, workdir=workdir)
+    return DevBao(addr=addr, token=ROOT_TOKEN, process=process, workdir=workdir, ca_cert=ca_cert)
