@@ -94,8 +94,3 @@ def install_error_handlers(app: FastAPI, retry_after_seconds: int) -> None:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
-
-    @app.exception_handler(Exception)
-    async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected error of type %s", type(exc).__name__)
-        return error_response(500, "internal_error", "an unexpected error occurred")
