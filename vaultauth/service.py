@@ -131,7 +131,7 @@ class CredentialService:
         except Unavailable:
             # The insert may have committed with its answer lost: only a record we can see is
             # missing may lose its secret; if we cannot tell, reconcile decides later.
-            if self._insert_landed(record):
+            if self._insert_landed(record, path):
                 return record
             raise
         except VaultauthError:
@@ -139,7 +139,7 @@ class CredentialService:
             raise
         return record
 
-    def _insert_landed(self, record: AuthRecord) -> bool:
+    def _insert_landed(self, record: AuthRecord, path: str) -> bool:
         """After a failed insert: True if the row is there after all; else clean up if we can."""
         try:
             landed = self._index.get(record.tenant, record.integration_id, record.auth_id)
@@ -147,7 +147,7 @@ class CredentialService:
             return False  # cannot tell: leave the secret for reconcile (secret_without_record)
         if landed is not None:
             return True
-        self._destroy_quietly(self._path(record.tenant, record.integration_id, record.auth_id))
+        self._destroy_quietly(path)
         return False
 
     def get(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord:
