@@ -272,7 +272,8 @@ class VaultSecretStore:
                 yield f"{folder}/{key}"
 
     def check_ready(self) -> None:
-        """GET sys/health on each node: ready when one is active (200) or, alone, a standby."""
+        """GET sys/health?standbyok=true on each node: ready when any node answers 200 (unsealed,
+        active or standby); sealed or unreachable everywhere is VaultUnavailable."""
         statuses = []
         for client in self._clients:
             try:
