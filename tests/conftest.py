@@ -28,7 +28,15 @@ from vaultauth.settings import Settings
 ALL_SCOPES = [Scope.AUTH_READ, Scope.AUTH_WRITE, Scope.CREDENTIALS_READ]
 # Short, so that revocation tests wait little, yet every API test goes through the key cache.
 API_KEY_CACHE_TTL = 0.5
+# Seconds a cached record or key may lag a change made through another process.
+CACHE_STALENESS_BOUND = 1.0
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests (`pytest.mark.anyio`) run on asyncio, as the facade does."""
+    return "asyncio"
 
 
 @pytest.fixture(scope="session")
@@ -112,6 +120,7 @@ def settings(vault: DevBao, index_url: str, tmp_path: Path) -> Settings:
         vault_timeout=2.0,
         retry_after_seconds=3,
         api_key_cache_ttl=API_KEY_CACHE_TTL,
+        cache_staleness_bound=CACHE_STALENESS_BOUND,
     )
 
 

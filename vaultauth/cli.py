@@ -64,21 +64,26 @@ def _fail(exc: VaultauthError) -> typer.Exit:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processes sharing the port (default: VAULTAUTH_WORKERS, else 1). "
+            "About one per core the facade may use.",
+        ),
+    ] = None,
 ) -> None:
     """Run the facade with the VAULTAUTH_* configuration; logs are JSON lines on stderr."""
-    import uvicorn
-
-    from vaultauth.api import create_app
-    from vaultauth.logs import logging_config
+    from vaultauth.server import run_server
 
     settings = Settings()
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_config=logging_config(settings.log_level),
-        access_log=False,
-    )
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
+    try:
+        run_server(settings, host=host, port=port)
+    except VaultauthError as exc:
+        raise _fail(exc) from None
 
 
 @index_app.command("upgrade")
@@ -118,23 +123,29 @@ def reconcile(
     left alone and do not count). Exit 1: problems remain (found without --repair, or not
     repairable). Exit 5: Vault or the index is unavailable.
     """
+    import asyncio
     from datetime import timedelta
 
-    from vaultauth.reconcile import Reconciler
+    from vaultauth.index.threaded import ThreadedIndex
+    from vaultauth.reconcile import Reconciler, Report
     from vaultauth.wiring import build_index, build_secret_store
 
     settings = Settings()
-    try:
+
+    async def run() -> Report:
         prefix = settings.checked_prefix()
         engine, index = build_index(settings)
         secrets = build_secret_store(settings)
         try:
-            report = Reconciler(secrets, index, prefix=prefix).run(
+            return await Reconciler(secrets, ThreadedIndex(index), prefix=prefix).run(
                 tenant=tenant, repair=repair, min_age=timedelta(seconds=min_age)
             )
         finally:
-            secrets.close()
+            await secrets.close()
             engine.dispose()
+
+    try:
+        report = asyncio.run(run())
     except VaultauthError as exc:
         raise _fail(exc) from None
     for line in report.lines():

@@ -7,11 +7,12 @@ and stack frames only, never its message: third-party messages can carry Vault's
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import re
 import traceback
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -22,11 +23,25 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("vaultauth_request_id", default=
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
+# Generated ids: a random per-process prefix and a counter, unique across processes and cheaper
+# than a uuid4 per request (they identify a request; they grant nothing).
+_ID_PREFIX = os.urandom(8).hex()
+_id_counter = itertools.count(1)
+
+
+def _new_id_prefix() -> None:
+    global _ID_PREFIX
+    _ID_PREFIX = os.urandom(8).hex()
+
+
+os.register_at_fork(after_in_child=_new_id_prefix)
+
+
 def request_id_from(incoming: str | None) -> str:
     """The client's X-Request-ID when it is a plain token, else a fresh one."""
     if incoming is not None and _REQUEST_ID_RE.fullmatch(incoming):
         return incoming
-    return uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_id_counter):016x}"
 
 
 class JsonFormatter(logging.Formatter):

@@ -4,31 +4,38 @@ Each `create_app` builds its own `Metrics` (never the process-global default reg
 that build many apps do not collide. Label values are route templates, statuses, operation names
 and our own error codes: never a path with ids in it, never a submitted value.
 
-Counters that live elsewhere (the resolve cache's hits and misses, the Vault login's logins,
-renewals and failures) are read at scrape time by `track_counters`, so those modules stay free
-of Prometheus.
+With `vaultauth serve --workers N`, the parent sets PROMETHEUS_MULTIPROC_DIR before the workers
+start; every worker's counters then live in files there, and a scrape of any worker (or of
+VAULTAUTH_METRICS_PORT, served once by the parent) adds them all up (prometheus_client's
+multiprocess mode). That is why cache and login events are counted as they happen, through
+pre-bound counters, rather than read from the objects at scrape time.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.registry import Collector
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from vaultauth.errors import VaultauthError
 from vaultauth.ports import SecretStore, SecretVersionInfo
 
-__all__ = ["CONTENT_TYPE_LATEST", "InstrumentedSecretStore", "Metrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "InstrumentedSecretStore", "Metrics", "multiprocess_dir"]
 
 T = TypeVar("T")
 
-# Seconds: a Vault call is ~2-5 ms on loopback; a failover budget is several seconds.
-_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Seconds: a Vault call is ~0.3-5 ms on loopback; a failover budget is several seconds.
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def multiprocess_dir() -> str | None:
+    """The directory of multiprocess mode, when the process runs as one of several workers."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 class Metrics:
@@ -62,37 +69,55 @@ class Metrics:
             ["operation", "code"],
             registry=self.registry,
         )
+        self.cache_requests = Counter(
+            "vaultauth_cache_requests",
+            "Lookups in the in-process caches (resolve, record, api_key), by result.",
+            ["cache", "result"],
+            registry=self.registry,
+        )
+        self.vault_logins = Counter(
+            "vaultauth_vault_logins",
+            "The facade's Vault logins, renewals and failed attempts.",
+            ["event"],
+            registry=self.registry,
+        )
+        # The request path observes through these, so it never looks a label set up itself.
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        labels = (route, method, str(status))
-        self.http_requests.labels(*labels).inc()
-        self.http_latency.labels(*labels).observe(seconds)
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            labels = (route, method, str(status))
+            children = (
+                self.http_requests.labels(*labels),
+                self.http_latency.labels(*labels),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
-    def track_counters(
-        self, name: str, documentation: str, label: str, read: Callable[[], dict[str, int]]
-    ) -> None:
-        """Export `read()` (label value -> running total) as counter `name` at each scrape."""
-        self.registry.register(_ScrapedCounters(name, documentation, label, read))
+    def cache_counter(self, cache: str) -> Callable[[bool], None]:
+        """`count(hit)` for one cache's lookups."""
+        hit = self.cache_requests.labels(cache, "hit").inc
+        miss = self.cache_requests.labels(cache, "miss").inc
+
+        def count(was_hit: bool) -> None:
+            (hit if was_hit else miss)()
+
+        return count
+
+    def count_login_event(self, event: str) -> None:
+        self.vault_logins.labels(event).inc()
 
     def render(self) -> bytes:
-        """The registry in the Prometheus text format."""
-        return generate_latest(self.registry)
-
-
-class _ScrapedCounters(Collector):
-    def __init__(
-        self, name: str, documentation: str, label: str, read: Callable[[], dict[str, int]]
-    ) -> None:
-        self._name = name
-        self._documentation = documentation
-        self._label = label
-        self._read = read
-
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
-        for value, total in self._read().items():
-            family.add_metric([value], total)
-        yield family
+        """The registry in the Prometheus text format (every worker's, in multiprocess mode)."""
+        directory = multiprocess_dir()
+        if directory is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
 
 
 class InstrumentedSecretStore:
@@ -101,11 +126,15 @@ class InstrumentedSecretStore:
     def __init__(self, inner: SecretStore, metrics: Metrics) -> None:
         self._inner = inner
         self._metrics = metrics
+        self._latency = {
+            name: metrics.vault_latency.labels(name)
+            for name in ("write", "read", "destroy", "version_info", "list", "health")
+        }
 
-    def _timed(self, operation: str, call: Callable[[], T]) -> T:
+    async def _timed(self, operation: str, call: Awaitable[T]) -> T:
         started = time.perf_counter()
         try:
-            return call()
+            return await call
         except VaultauthError as exc:
             self._metrics.vault_errors.labels(operation, exc.code).inc()
             raise
@@ -113,22 +142,28 @@ class InstrumentedSecretStore:
             self._metrics.vault_errors.labels(operation, "unexpected").inc()
             raise
         finally:
-            self._metrics.vault_latency.labels(operation).observe(time.perf_counter() - started)
+            self._latency[operation].observe(time.perf_counter() - started)
 
-    def write(self, path: str, data: dict[str, Any], *, cas: int) -> int:
-        return self._timed("write", lambda: self._inner.write(path, data, cas=cas))
+    async def write(self, path: str, data: dict[str, Any], *, cas: int) -> int:
+        return await self._timed("write", self._inner.write(path, data, cas=cas))
 
-    def read(self, path: str, version: int | None = None) -> dict[str, Any] | None:
-        return self._timed("read", lambda: self._inner.read(path, version))
+    async def read(self, path: str, version: int | None = None) -> dict[str, Any] | None:
+        return await self._timed("read", self._inner.read(path, version))
 
-    def destroy(self, path: str) -> None:
-        self._timed("destroy", lambda: self._inner.destroy(path))
+    async def destroy(self, path: str) -> None:
+        await self._timed("destroy", self._inner.destroy(path))
 
-    def version_info(self, path: str) -> SecretVersionInfo | None:
-        return self._timed("version_info", lambda: self._inner.version_info(path))
+    async def version_info(self, path: str) -> SecretVersionInfo | None:
+        return await self._timed("version_info", self._inner.version_info(path))
 
-    def list_paths(self, folder: str) -> Iterator[str]:
-        return iter(self._timed("list", lambda: list(self._inner.list_paths(folder))))
+    async def list_paths(self, folder: str) -> AsyncIterator[str]:
+        paths = await self._timed("list", _collect(self._inner.list_paths(folder)))
+        for path in paths:
+            yield path
 
-    def check_ready(self) -> None:
-        self._timed("health", self._inner.check_ready)
+    async def check_ready(self) -> None:
+        await self._timed("health", self._inner.check_ready())
+
+
+async def _collect(paths: AsyncIterator[str]) -> list[str]:
+    return [path async for path in paths]

@@ -124,7 +124,7 @@ class Reconciler:
         self._prefix = prefix
         self._clock = clock
 
-    def run(
+    async def run(
         self,
         *,
         tenant: str | None = None,
@@ -141,11 +141,11 @@ class Reconciler:
         # The index first: a record created after this snapshot has a secret younger than it.
         records = {
             (r.tenant, r.integration_id, r.auth_id): (r, deleting)
-            for r, deleting in self._index.all_records(tenant)
+            async for r, deleting in self._index.all_records(tenant)
         }
         folder = tenant_path(self._prefix, tenant) if tenant is not None else self._prefix
         stored: set[RecordKey] = set()
-        for path in self._secrets.list_paths(folder):
+        async for path in self._secrets.list_paths(folder):
             report.secrets_examined += 1
             key = self._key_of(path)
             if key is None:
@@ -166,13 +166,13 @@ class Reconciler:
 
         for key in sorted(records):
             record, deleting = records[key]
-            info = self._secrets.version_info(self._path(key))
+            info = await self._secrets.version_info(self._path(key))
             moments = [record.updated_at] + ([info.updated_at] if info else [])
-            finding = self._check_record(record, deleting, info, repair, young(*moments))
+            finding = await self._check_record(record, deleting, info, repair, young(*moments))
             if finding is not None:
                 report.findings.append(finding)
         for key in sorted(stored - records.keys()):
-            finding = self._check_orphan(key, repair, young)
+            finding = await self._check_orphan(key, repair, young)
             if finding is not None:
                 report.findings.append(finding)
         return report
@@ -193,7 +193,7 @@ class Reconciler:
             return None
         return tenant, integration_id, auth_id
 
-    def _check_record(
+    async def _check_record(
         self,
         record: AuthRecord,
         deleting: bool,
@@ -226,20 +226,22 @@ class Reconciler:
             return Finding(problem, Outcome.FOUND, where, f"--repair would {plan}")
         path = self._path(key)
         if problem is Problem.DELETE_UNFINISHED:
-            self._secrets.destroy(path)
-            self._index.remove(*key)
+            await self._secrets.destroy(path)
+            await self._index.remove(*key)
             return Finding(problem, Outcome.REPAIRED, where, "finished the delete")
         if problem is Problem.RECORD_WITHOUT_SECRET:
-            if self._secrets.version_info(path) is not None:
+            if await self._secrets.version_info(path) is not None:
                 return Finding(problem, Outcome.RESOLVED, where, "the secret is there now")
-            self._index.remove(*key)
+            await self._index.remove(*key)
             return Finding(problem, Outcome.REPAIRED, where, "removed the record")
         assert info is not None
-        return self._roll_forward(record, info, where)
+        return await self._roll_forward(record, info, where)
 
-    def _roll_forward(self, record: AuthRecord, info: SecretVersionInfo, where: str) -> Finding:
+    async def _roll_forward(
+        self, record: AuthRecord, info: SecretVersionInfo, where: str
+    ) -> Finding:
         problem = Problem.INDEX_BEHIND_VAULT
-        data = self._secrets.read(self._path(_key_of_record(record)), info.current_version)
+        data = await self._secrets.read(self._path(_key_of_record(record)), info.current_version)
         if data is None:
             return Finding(
                 problem,
@@ -265,7 +267,7 @@ class Reconciler:
                 f"the record {record.auth_type.value}",
             )
         rolled = rolled_forward(record, document, info)
-        if not self._index.update(rolled, expected_version=record.version):
+        if not await self._index.update(rolled, expected_version=record.version):
             return Finding(problem, Outcome.RESOLVED, where, "the record changed meanwhile")
         return Finding(
             problem,
@@ -274,22 +276,22 @@ class Reconciler:
             f"rolled the index forward from v{record.version} to v{info.current_version}",
         )
 
-    def _check_orphan(
+    async def _check_orphan(
         self, key: RecordKey, repair: bool, young: Callable[..., bool]
     ) -> Finding | None:
         problem = Problem.SECRET_WITHOUT_RECORD
         where = "/".join(key)
         path = self._path(key)
-        info = self._secrets.version_info(path)
+        info = await self._secrets.version_info(path)
         if info is None:
             return None  # removed since it was listed
         if young(info.updated_at):
             return Finding(problem, Outcome.LEFT_ALONE, where, "would destroy the secret")
         if not repair:
             return Finding(problem, Outcome.FOUND, where, "--repair would destroy the secret")
-        if self._index.get(*key) is not None:
+        if await self._index.get(*key) is not None:
             return Finding(problem, Outcome.RESOLVED, where, "its record exists now")
-        self._secrets.destroy(path)
+        await self._secrets.destroy(path)
         return Finding(problem, Outcome.REPAIRED, where, "destroyed it (never acknowledged)")
 
 

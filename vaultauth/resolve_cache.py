@@ -22,13 +22,20 @@ class ResolveCache:
     """At most `max_entries` resolved credentials, each kept `ttl` seconds."""
 
     def __init__(
-        self, ttl: float, max_entries: int, *, clock: Callable[[], float] = time.monotonic
+        self,
+        ttl: float,
+        max_entries: int,
+        *,
+        on_lookup: Callable[[bool], None] = lambda _hit: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`on_lookup(hit)` is called on every `get` (metrics)."""
         if ttl <= 0 or max_entries < 1:
             raise ValueError("a ResolveCache needs ttl > 0 and max_entries >= 1")
         self._ttl = ttl
         self._max_entries = max_entries
         self._clock = clock
+        self._on_lookup = on_lookup
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[str, int], tuple[float, ResolvedCredential]] = (
             OrderedDict()
@@ -52,10 +59,12 @@ class ResolveCache:
                 if entry is not None:
                     self._drop(key)
                 self.misses += 1
+                self._on_lookup(False)
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-            return entry[1]
+        self._on_lookup(True)
+        return entry[1]
 
     def put(self, path: str, version: int, credential: ResolvedCredential) -> None:
         with self._lock:

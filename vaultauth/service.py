@@ -106,14 +106,14 @@ class CredentialService:
     def _path(self, tenant: str, integration_id: str, auth_id: str) -> str:
         return secret_path(self._prefix, tenant, integration_id, auth_id)
 
-    def create(self, tenant: str, integration_id: str, body: AuthCreate) -> AuthRecord:
+    async def create(self, tenant: str, integration_id: str, body: AuthCreate) -> AuthRecord:
         validate_path_segment(integration_id, "integrationId")
         credential = parse_credential(body.auth_type, body.credential_fields)
         check_headers(credential, body.headers)
         auth_id = self._new_id()
         path = self._path(tenant, integration_id, auth_id)
         document = SecretDocument(body.auth_type, credential, body.headers)
-        version = self._secrets.write(path, document.to_vault(), cas=0)
+        version = await self._secrets.write(path, document.to_vault(), cas=0)
         now = self._clock()
         record = AuthRecord(
             tenant=tenant,
@@ -127,38 +127,38 @@ class CredentialService:
             **record_fields_from(credential),
         )
         try:
-            self._index.insert(record)
+            await self._index.insert(record)
         except Unavailable:
             # The insert may have committed with its answer lost: only a record we can see is
             # missing may lose its secret; if we cannot tell, reconcile decides later.
-            if self._insert_landed(record, path):
+            if await self._insert_landed(record, path):
                 return record
             raise
         except VaultauthError:
-            self._destroy_quietly(path)
+            await self._destroy_quietly(path)
             raise
         return record
 
-    def _insert_landed(self, record: AuthRecord, path: str) -> bool:
+    async def _insert_landed(self, record: AuthRecord, path: str) -> bool:
         """After a failed insert: True if the row is there after all; else clean up if we can."""
         try:
-            landed = self._index.get(record.tenant, record.integration_id, record.auth_id)
+            landed = await self._index.get(record.tenant, record.integration_id, record.auth_id)
         except Unavailable:
             return False  # cannot tell: leave the secret for reconcile (secret_without_record)
         if landed is not None:
             return True
-        self._destroy_quietly(path)
+        await self._destroy_quietly(path)
         return False
 
-    def get(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord:
+    async def get(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord:
         validate_path_segment(integration_id, "integrationId")
         validate_path_segment(auth_id, "authId")
-        record = self._index.get(tenant, integration_id, auth_id)
+        record = await self._index.get(tenant, integration_id, auth_id)
         if record is None:
             raise NotFound("no such auth record")
         return record
 
-    def list(
+    async def list(
         self,
         tenant: str,
         integration_id: str,
@@ -171,12 +171,12 @@ class CredentialService:
             raise InvalidInput(
                 f"limit must be between 1 and {MAX_PAGE_SIZE}", code="invalid_limit", field="limit"
             )
-        return self._index.list_page(tenant, integration_id, limit=limit, cursor=cursor)
+        return await self._index.list_page(tenant, integration_id, limit=limit, cursor=cursor)
 
-    def update(
+    async def update(
         self, tenant: str, integration_id: str, auth_id: str, body: AuthUpdate
     ) -> AuthRecord:
-        record = self.get(tenant, integration_id, auth_id)
+        record = await self.get(tenant, integration_id, auth_id)
         if body.auth_type is not None and body.auth_type is not record.auth_type:
             raise InvalidInput(
                 "authType is permanent; create a new auth to change it",
@@ -184,7 +184,7 @@ class CredentialService:
                 field="authType",
             )
         path = self._path(tenant, integration_id, auth_id)
-        current = self._read_document(path, record.version)
+        current = await self._read_document(path, record.version)
         credential = patch_credential(
             record.auth_type, current.credential, body.credential_fields or {}
         )
@@ -194,9 +194,9 @@ class CredentialService:
         check_headers(credential, headers)
         document = SecretDocument(record.auth_type, credential, headers)
         try:
-            version = self._secrets.write(path, document.to_vault(), cas=record.version)
+            version = await self._secrets.write(path, document.to_vault(), cas=record.version)
         except Conflict:
-            self._heal_index_behind_vault(record, path)
+            await self._heal_index_behind_vault(record, path)
             raise
         self._evict(path)
         updated = record.with_changes(
@@ -205,11 +205,11 @@ class CredentialService:
             updated_at=self._clock(),
             **record_fields_from(credential),
         )
-        if not self._index.update(updated, expected_version=record.version):
+        if not await self._index.update(updated, expected_version=record.version):
             raise Conflict("the record changed while this update was being written")
         return updated
 
-    def _heal_index_behind_vault(self, record: AuthRecord, path: str) -> None:
+    async def _heal_index_behind_vault(self, record: AuthRecord, path: str) -> None:
         """Roll the index forward over a Vault version that a crashed update left behind.
 
         A version newer than the index's that is older than STALE_WRITE_AFTER cannot belong to
@@ -218,56 +218,63 @@ class CredentialService:
         to reconcile, which does the same.
         """
         try:
-            info = self._secrets.version_info(path)
+            info = await self._secrets.version_info(path)
             if info is None or info.current_version <= record.version:
                 return
             if self._clock() - info.updated_at < STALE_WRITE_AFTER:
                 return  # a concurrent update may still be writing the index
-            data = self._secrets.read(path, info.current_version)
+            data = await self._secrets.read(path, info.current_version)
             if data is None:
                 return
             document = SecretDocument.from_vault(data)
             if document.auth_type is record.auth_type:
                 rolled = rolled_forward(record, document, info)
-                self._index.update(rolled, expected_version=record.version)
+                await self._index.update(rolled, expected_version=record.version)
         except VaultauthError:
             return
 
-    def delete(self, tenant: str, integration_id: str, auth_id: str) -> None:
+    async def delete(self, tenant: str, integration_id: str, auth_id: str) -> None:
         validate_path_segment(integration_id, "integrationId")
         validate_path_segment(auth_id, "authId")
-        if self._index.mark_deleting(tenant, integration_id, auth_id) is None:
+        if await self._index.mark_deleting(tenant, integration_id, auth_id) is None:
             raise NotFound("no such auth record")
         path = self._path(tenant, integration_id, auth_id)
         self._evict(path)
-        self._secrets.destroy(path)
-        self._index.remove(tenant, integration_id, auth_id)
+        await self._secrets.destroy(path)
+        await self._index.remove(tenant, integration_id, auth_id)
 
-    def resolve(self, tenant: str, integration_id: str, auth_id: str) -> Resolved:
+    async def resolve(self, tenant: str, integration_id: str, auth_id: str) -> Resolved:
         """The credential of the version the index names; from the cache when it holds it."""
-        record = self.get(tenant, integration_id, auth_id)
+        record = await self.get(tenant, integration_id, auth_id)
         path = self._path(tenant, integration_id, auth_id)
         cache = self._resolve_cache
         credential = cache.get(path, record.version) if cache is not None else None
         if credential is None:
-            credential = resolve(self._read_document(path, record.version))
+            credential = resolve(await self._read_document(path, record.version))
             if cache is not None:
                 cache.put(path, record.version, credential)
         return Resolved(record=record, credential=credential)
+
+    def cached_credential(self, record: AuthRecord) -> ResolvedCredential | None:
+        """The resolve cache's credential for `record`'s current version; never any I/O."""
+        if self._resolve_cache is None:
+            return None
+        path = self._path(record.tenant, record.integration_id, record.auth_id)
+        return self._resolve_cache.get(path, record.version)
 
     def _evict(self, path: str) -> None:
         if self._resolve_cache is not None:
             self._resolve_cache.evict(path)
 
-    def _read_document(self, path: str, version: int) -> SecretDocument:
-        data = self._secrets.read(path, version)
+    async def _read_document(self, path: str, version: int) -> SecretDocument:
+        data = await self._secrets.read(path, version)
         if data is None:
             # The index names a version Vault no longer has: a delete is under way.
             raise NotFound("no such auth record")
         return SecretDocument.from_vault(data)
 
-    def _destroy_quietly(self, path: str) -> None:
+    async def _destroy_quietly(self, path: str) -> None:
         try:
-            self._secrets.destroy(path)
+            await self._secrets.destroy(path)
         except Unavailable:
             pass  # reconcile removes secrets that have no record

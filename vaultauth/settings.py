@@ -47,10 +47,25 @@ class Settings(BaseSettings):
         default=8.0, gt=0, description="Seconds to keep trying other Vault nodes before a 503."
     )
     api_key_cache_ttl: float = Field(
-        default=10.0,
+        default=60.0,
         ge=0,
-        description="Seconds a verified key's tenant, scopes and revocation state are reused; "
-        "a revocation reaches every replica within this. 0: read the index on every request.",
+        description="Seconds at most that an API key's record is kept in memory. Revocations "
+        "reach every process within VAULTAUTH_CACHE_STALENESS_BOUND through the change feed. "
+        "0: read the index on every request.",
+    )
+    cache_staleness_bound: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Seconds by which a cached record or API key may lag a change made through "
+        "another process (the change feed's bound). 0: no record or key cache; every request "
+        "reads the index.",
+    )
+    record_cache_max_entries: int = Field(
+        default=10_000, ge=1, description="Records' metadata kept in memory, per process."
+    )
+    workers: int = Field(
+        default=1, ge=1, le=64, description="`vaultauth serve` processes sharing the port."
     )
     data_dir: Path = Path(".vaultauth")
     index_url: SecretStr | None = Field(
@@ -67,7 +82,9 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a resolved credential stays in this process's memory; 0: no cache.",
     )
-    resolve_cache_max_entries: int = Field(default=10_000, ge=1)
+    resolve_cache_max_entries: int = Field(
+        default=5_000, ge=1, description="Resolved credentials kept in memory, per process."
+    )
 
     def resolved_index_url(self) -> str:
         if self.index_url is not None and self.index_url.get_secret_value():

@@ -1,21 +1,37 @@
-"""Builds the shared objects of a process (engine, Vault client, services) from Settings, once."""
+"""Builds the shared objects of a process (engine, Vault client, caches, service) from Settings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from anyio import to_thread
 from sqlalchemy import Engine
 
+from vaultauth.feed_cache import FeedCache
+from vaultauth.index.caching import CachingIndex, RecordKey
+from vaultauth.index.feed import ChangeFeed, change_feed_for
 from vaultauth.index.migrate import upgrade
 from vaultauth.index.sql import SqlMetadataIndex, create_index_engine
-from vaultauth.key_cache import ApiKeyLookup
+from vaultauth.index.threaded import ThreadedIndex
+from vaultauth.keys import ApiKeyRecord
+from vaultauth.logs import REQUEST_ID
 from vaultauth.metrics import InstrumentedSecretStore, Metrics
+from vaultauth.models import AuthRecord
 from vaultauth.ports import SecretStore
 from vaultauth.resolve_cache import ResolveCache
 from vaultauth.service import CredentialService
 from vaultauth.settings import Settings
-from vaultauth.store.vault import VaultSecretStore
+from vaultauth.store.kv import VaultKV
 from vaultauth.store.vault_login import VaultLogin, login_method_from
+
+# A cached record lives until the change feed says it changed; this only returns memory held
+# by records nobody asks for any more.
+RECORD_CACHE_TTL = 300.0
+
+
+def _uncounted(_hit: bool) -> None:
+    return None
 
 
 def build_index(settings: Settings) -> tuple[Engine, SqlMetadataIndex]:
@@ -25,10 +41,14 @@ def build_index(settings: Settings) -> tuple[Engine, SqlMetadataIndex]:
     return engine, SqlMetadataIndex(engine)
 
 
-def build_resolve_cache(settings: Settings) -> ResolveCache | None:
+def build_resolve_cache(settings: Settings, metrics: Metrics | None = None) -> ResolveCache | None:
     if settings.resolve_cache_ttl == 0:
         return None
-    return ResolveCache(settings.resolve_cache_ttl, settings.resolve_cache_max_entries)
+    return ResolveCache(
+        settings.resolve_cache_ttl,
+        settings.resolve_cache_max_entries,
+        on_lookup=metrics.cache_counter("resolve") if metrics else _uncounted,
+    )
 
 
 def vault_tls_verify(settings: Settings) -> bool | str:
@@ -47,11 +67,11 @@ def build_vault_login(settings: Settings) -> VaultLogin:
     )
 
 
-def build_secret_store(settings: Settings, login: VaultLogin | None = None) -> VaultSecretStore:
+def build_secret_store(settings: Settings, login: VaultLogin | None = None) -> VaultKV:
     """The Vault adapter, handed every token `login` obtains. Without `login` (one-shot
     commands) it gets a login of its own, which logs in at the first 403 and never renews."""
     login = login if login is not None else build_vault_login(settings)
-    store = VaultSecretStore(
+    store = VaultKV(
         settings.vault_addresses(),
         login.current_token,
         mount=settings.vault_mount,
@@ -61,9 +81,40 @@ def build_secret_store(settings: Settings, login: VaultLogin | None = None) -> V
         token_rejected=login.rejected,
         failover_budget=settings.vault_failover_budget,
         verify=vault_tls_verify(settings),
+        request_id=REQUEST_ID.get,
     )
     login.subscribe(store.set_token)
     return store
+
+
+def build_caching_index(
+    settings: Settings,
+    sql_index: SqlMetadataIndex,
+    feed: ChangeFeed | None,
+    metrics: Metrics | None = None,
+) -> CachingIndex:
+    """The index behind its record and API-key caches; without a feed, the caches stay empty."""
+
+    def is_fresh() -> bool:
+        return feed is not None and feed.is_fresh()
+
+    def counter(name: str) -> Callable[[bool], None]:
+        return metrics.cache_counter(name) if metrics else _uncounted
+
+    threaded = ThreadedIndex(sql_index)
+    records: FeedCache[RecordKey, AuthRecord] = FeedCache(
+        max_entries=settings.record_cache_max_entries,
+        ttl=RECORD_CACHE_TTL,
+        is_fresh=is_fresh,
+        on_lookup=counter("record"),
+    )
+    keys: FeedCache[str, ApiKeyRecord] = FeedCache(
+        max_entries=10_000,
+        ttl=settings.api_key_cache_ttl or 1e-9,
+        is_fresh=is_fresh if settings.api_key_cache_ttl > 0 else lambda: False,
+        on_lookup=counter("api_key"),
+    )
+    return CachingIndex(threaded, threaded, records=records, keys=keys)
 
 
 @dataclass
@@ -72,66 +123,63 @@ class Runtime:
 
     settings: Settings
     engine: Engine
-    index: SqlMetadataIndex
-    secrets: VaultSecretStore
+    sql_index: SqlMetadataIndex
+    index: CachingIndex
+    secrets: VaultKV
     service: CredentialService
-    keys: ApiKeyLookup
+    feed: ChangeFeed | None = None
     metrics: Metrics | None = None
     vault_login: VaultLogin | None = None
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Close the Vault client (on the loop), then the threads and pools (off it)."""
+        await self.secrets.close()
+        await to_thread.run_sync(self._close_blocking)
+
+    def _close_blocking(self) -> None:
         if self.vault_login is not None:
             self.vault_login.close()
-        self.secrets.close()
+        if self.feed is not None:
+            self.feed.close()
         self.engine.dispose()
 
 
-def _track(metrics: Metrics, login: VaultLogin, cache: ResolveCache | None) -> None:
-    stats = login.stats
-    metrics.track_counters(
-        "vaultauth_vault_logins",
-        "The facade's Vault logins, renewals and failed attempts.",
-        "event",
-        lambda: {
-            "login": stats.logins,
-            "renewal": stats.renewals,
-            "failure": stats.failures,
-            "forced_login": stats.forced_logins,
-        },
-    )
-    if cache is not None:
-        metrics.track_counters(
-            "vaultauth_resolve_cache_requests",
-            "Resolve-cache lookups, by result.",
-            "result",
-            lambda: {"hit": cache.hits, "miss": cache.misses},
-        )
-
-
 def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runtime:
-    """The process's shared objects; with `metrics`, the service's Vault calls are timed."""
+    """The process's shared objects (blocking: migrations, first login); with `metrics`, the
+    Vault calls, cache lookups and logins are counted."""
     prefix = settings.checked_prefix()
-    engine, index = build_index(settings)
+    engine, sql_index = build_index(settings)
+    feed: ChangeFeed | None = None
     try:
         vault_login = build_vault_login(settings)
+        if metrics is not None:
+            vault_login.stats.on_event = metrics.count_login_event
         vault_login.start()
         secrets = build_secret_store(settings, vault_login)
+        if settings.cache_staleness_bound > 0:
+            feed = change_feed_for(engine, settings.cache_staleness_bound)
+        index = build_caching_index(settings, sql_index, feed, metrics)
+        if feed is not None:
+            feed.start(index)
     except BaseException:
+        if feed is not None:
+            feed.close()
         engine.dispose()  # else its pooled connections are left to the garbage collector
         raise
-    resolve_cache = build_resolve_cache(settings)
     store: SecretStore = secrets
     if metrics is not None:
         store = InstrumentedSecretStore(secrets, metrics)
-        _track(metrics, vault_login, resolve_cache)
-    service = CredentialService(store, index, prefix=prefix, resolve_cache=resolve_cache)
+    service = CredentialService(
+        store, index, prefix=prefix, resolve_cache=build_resolve_cache(settings, metrics)
+    )
     return Runtime(
         settings=settings,
         engine=engine,
+        sql_index=sql_index,
         index=index,
         secrets=secrets,
         service=service,
-        keys=ApiKeyLookup(index, settings.api_key_cache_ttl),
+        feed=feed,
         metrics=metrics,
         vault_login=vault_login,
     )

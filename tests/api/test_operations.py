@@ -8,7 +8,6 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterator
-from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -93,10 +92,10 @@ def test_vault_errors_are_counted_by_operation_and_code(api: TestClient) -> None
     ).json()
     # Both PATCHes read the same version; the second CAS write must lose.
     runtime = api.app.state.runtime  # type: ignore[attr-defined]
-    record = runtime.service.get("acme", "intg_e", created["authId"])
+    record = runtime.sql_index.get("acme", "intg_e", created["authId"])
     path_version = record.version
     api.patch(f"/v1/integrations/intg_e/auth/{created['authId']}", json={"token": "t1"})
-    runtime.index.update(record, expected_version=path_version + 1)  # index back to v1
+    runtime.sql_index.update(record, expected_version=path_version + 1)  # index back to v1
     conflict = api.patch(f"/v1/integrations/intg_e/auth/{created['authId']}", json={"token": "x"})
     assert conflict.status_code == 409
     text = api.get("/metrics").text
@@ -218,30 +217,32 @@ def test_resolve_cache_and_vault_login_counters_are_exported(
         for _ in range(3):
             client.post(f"/v1/integrations/intg_c/auth/{created['authId']}/resolve")
         text = client.get("/metrics").text
-    assert 'vaultauth_resolve_cache_requests_total{result="miss"} 1.0' in text
-    assert 'vaultauth_resolve_cache_requests_total{result="hit"} 2.0' in text
+    assert 'vaultauth_cache_requests_total{cache="resolve",result="miss"} 1.0' in text
+    assert 'vaultauth_cache_requests_total{cache="resolve",result="hit"} 2.0' in text
+    assert 'vaultauth_cache_requests_total{cache="record",result="hit"} 2.0' in text
     assert 'vaultauth_vault_logins_total{event="login"}' in text
 
 
-class _ClosingRuntime:
-    """Stands in for Runtime: records whether `close` ran on the event loop's thread."""
-
-    def __init__(self) -> None:
-        self.closed_on_loop: bool | None = None
-
-    def close(self) -> None:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            self.closed_on_loop = False
-        else:
-            self.closed_on_loop = True
-
-
-def test_the_runtime_is_closed_off_the_event_loop(settings: Settings) -> None:
-    # close() joins the Vault login thread (up to 10 s) and disposes of the engine's pool.
-    runtime = _ClosingRuntime()
-    app = create_app(settings, runtime_factory=lambda _settings: cast(Runtime, runtime))
+def test_the_runtime_is_closed_off_the_event_loop(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Closing joins the Vault login and change-feed threads (up to 10 s each) and disposes of
+    # the engine's pool: blocking, so it must not run on the event loop.
+    app = create_app(settings)
+    ran_on_loop: list[bool] = []
     with TestClient(app) as client:
+        runtime: Runtime = app.state.runtime
+        close_blocking = runtime._close_blocking
+
+        def recording() -> None:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                ran_on_loop.append(False)
+            else:
+                ran_on_loop.append(True)
+            close_blocking()
+
+        monkeypatch.setattr(runtime, "_close_blocking", recording)
         assert client.get("/healthz").status_code == 200
-    assert runtime.closed_on_loop is False
+    assert ran_on_loop == [False]

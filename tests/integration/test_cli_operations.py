@@ -33,7 +33,7 @@ def test_index_upgrade_creates_the_schema_and_is_repeatable(
     for _ in range(2):
         result = cli.invoke(app, ["index", "upgrade"])
         assert result.exit_code == 0, result.output
-        assert "index schema at revision 0001" in result.output
+        assert "index schema at revision 0002" in result.output
     engine = create_engine(settings.resolved_index_url())
     try:
         tables = set(inspect(engine).get_table_names())

@@ -4,6 +4,7 @@ local fake (OpenBao's kubernetes auth needs a real Kubernetes API server to chec
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import threading
@@ -329,16 +330,22 @@ def test_kubernetes_login_renewal_and_namespace(
     login = build_vault_login(configured)
     store = build_secret_store(configured, login)
     login.start()
+
+    async def reads() -> None:
+        try:
+            assert await store.read("p/acme/integrations/i/auth/a", 1) == {"authType": "NO_AUTH"}
+            jwt_file.write_text("jwt-two\n")  # the kubelet rotated the projected token
+            deadline = time.monotonic() + 10
+            while len(fake_vault.logins) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert await store.read("p/acme/integrations/i/auth/a", 1) == {"authType": "NO_AUTH"}
+        finally:
+            await store.close()
+
     try:
-        assert store.read("p/acme/integrations/i/auth/a", 1) == {"authType": "NO_AUTH"}
-        jwt_file.write_text("jwt-two\n")  # the kubelet rotated the projected token
-        deadline = time.monotonic() + 10
-        while len(fake_vault.logins) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert store.read("p/acme/integrations/i/auth/a", 1) == {"authType": "NO_AUTH"}
+        asyncio.run(reads())
     finally:
         login.close()
-        store.close()
 
     first, second = fake_vault.logins[:2]
     assert first["body"] == {"role": "vaultauth", "jwt": "jwt-one"}

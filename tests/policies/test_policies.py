@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -98,8 +99,9 @@ def test_the_whole_facade_flow_needs_only_the_facade_policy(
     vault_client.secrets.kv.v2.create_or_update_secret(
         path=orphan, secret={"authType": "NO_AUTH"}, mount_point=settings.vault_mount
     )
-    report = Reconciler(runtime.secrets, runtime.index, prefix=settings.vault_prefix).run(
-        tenant=None, repair=True, min_age=timedelta(0)
+    reconciler = Reconciler(runtime.secrets, runtime.index, prefix=settings.vault_prefix)
+    report = facade.portal.call(  # type: ignore[union-attr]  # set inside `with TestClient`
+        partial(reconciler.run, tenant=None, repair=True, min_age=timedelta(0))
     )
     assert [f.problem.value for f in report.findings] == ["secret_without_record"]
     with pytest.raises(hvac.exceptions.InvalidPath):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,14 +29,14 @@ class MemorySecretStore:
     paths: dict[str, list[_Version]] = field(default_factory=dict)
     destroyed: list[str] = field(default_factory=list)
 
-    def write(self, path: str, data: dict[str, Any], *, cas: int) -> int:
+    async def write(self, path: str, data: dict[str, Any], *, cas: int) -> int:
         versions = self.paths.setdefault(path, [])
         if cas != len(versions):
             raise Conflict("check-and-set mismatch")
         versions.append(_Version(dict(data), self.clock()))
         return len(versions)
 
-    def read(self, path: str, version: int | None = None) -> dict[str, Any] | None:
+    async def read(self, path: str, version: int | None = None) -> dict[str, Any] | None:
         versions = self.paths.get(path)
         if not versions:
             return None
@@ -45,20 +45,21 @@ class MemorySecretStore:
             return None
         return dict(versions[number - 1].data)
 
-    def destroy(self, path: str) -> None:
+    async def destroy(self, path: str) -> None:
         if self.paths.pop(path, None) is not None:
             self.destroyed.append(path)
 
-    def version_info(self, path: str) -> SecretVersionInfo | None:
+    async def version_info(self, path: str) -> SecretVersionInfo | None:
         versions = self.paths.get(path)
         if not versions:
             return None
         return SecretVersionInfo(current_version=len(versions), updated_at=versions[-1].created)
 
-    def list_paths(self, folder: str) -> Iterator[str]:
-        yield from sorted(p for p in self.paths if p.startswith(f"{folder}/"))
+    async def list_paths(self, folder: str) -> AsyncIterator[str]:
+        for path in sorted(p for p in self.paths if p.startswith(f"{folder}/")):
+            yield path
 
-    def check_ready(self) -> None:
+    async def check_ready(self) -> None:
         return None
 
 
@@ -70,16 +71,16 @@ class MemoryIndex:
     def _key(record: AuthRecord) -> RecordKey:
         return record.tenant, record.integration_id, record.auth_id
 
-    def insert(self, record: AuthRecord) -> None:
+    async def insert(self, record: AuthRecord) -> None:
         if self._key(record) in self.rows:
             raise Conflict("the record already exists")
         self.rows[self._key(record)] = (record, False)
 
-    def get(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord | None:
+    async def get(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord | None:
         row = self.rows.get((tenant, integration_id, auth_id))
         return row[0] if row is not None and not row[1] else None
 
-    def list_page(
+    async def list_page(
         self, tenant: str, integration_id: str, *, limit: int, cursor: str | None
     ) -> Page:
         records = [
@@ -89,27 +90,29 @@ class MemoryIndex:
         ]
         return Page(records=records[:limit], next_cursor=None)
 
-    def update(self, record: AuthRecord, *, expected_version: int) -> bool:
+    async def update(self, record: AuthRecord, *, expected_version: int) -> bool:
         row = self.rows.get(self._key(record))
         if row is None or row[1] or row[0].version != expected_version:
             return False
         self.rows[self._key(record)] = (record, False)
         return True
 
-    def mark_deleting(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord | None:
+    async def mark_deleting(
+        self, tenant: str, integration_id: str, auth_id: str
+    ) -> AuthRecord | None:
         row = self.rows.get((tenant, integration_id, auth_id))
         if row is None:
             return None
         self.rows[(tenant, integration_id, auth_id)] = (row[0], True)
         return row[0]
 
-    def remove(self, tenant: str, integration_id: str, auth_id: str) -> None:
+    async def remove(self, tenant: str, integration_id: str, auth_id: str) -> None:
         self.rows.pop((tenant, integration_id, auth_id), None)
 
-    def all_records(self, tenant: str | None) -> Iterator[tuple[AuthRecord, bool]]:
+    async def all_records(self, tenant: str | None) -> AsyncIterator[tuple[AuthRecord, bool]]:
         for key in sorted(self.rows):
             if tenant is None or key[0] == tenant:
                 yield self.rows[key]
 
-    def check_ready(self) -> None:
+    async def check_ready(self) -> None:
         return None

@@ -15,7 +15,7 @@ from vaultauth.ids import (
     validate_path_segment,
 )
 from vaultauth.settings import Settings
-from vaultauth.store.vault import VaultSecretStore
+from vaultauth.store.kv import VaultKV
 from vaultauth.store.vault_login import login_method_from
 
 VALID = ["a", "intg_1", "intg-1", "auth_P3kNz7Yv1Qm9", "A-Z_0-9", "x" * 64, "-", "_"]
@@ -126,7 +126,7 @@ def test_mount_segments_are_ids(mount: str, expected: str) -> None:
 @pytest.mark.parametrize("mount", ["", "/", "../sys", "secret/../sys", "a//b", "kv?x=1", "a b"])
 def test_a_bad_kv_mount_never_reaches_a_vault_url(mount: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        VaultSecretStore("http://127.0.0.1:1", lambda: "", mount=mount)
+        VaultKV("http://127.0.0.1:1", lambda: "", mount=mount)
     assert caught.value.field == "VAULTAUTH_VAULT_MOUNT"
 
 

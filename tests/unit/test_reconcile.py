@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +22,8 @@ from vaultauth.models import (
 from vaultauth.reconcile import Outcome, Problem, Reconciler, Report
 from vaultauth.service import AuthCreate, AuthUpdate, CredentialService
 
+pytestmark = pytest.mark.anyio
+
 PREFIX = "vaultauth"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 OLD = timedelta(seconds=300)
@@ -37,22 +39,22 @@ class World:
     def clock(self) -> datetime:
         return self.now
 
-    def reconcile(
+    async def reconcile(
         self, *, repair: bool = False, min_age: timedelta = OLD, tenant: str | None = None
     ) -> Report:
         reconciler = Reconciler(self.secrets, self.index, prefix=PREFIX, clock=self.clock)
-        return reconciler.run(tenant=tenant, repair=repair, min_age=min_age)
+        return await reconciler.run(tenant=tenant, repair=repair, min_age=min_age)
 
     def later(self, seconds: float = 600) -> None:
         self.now += timedelta(seconds=seconds)
 
-    def create(self, tenant: str = "acme", integration: str = "intg_1") -> AuthRecord:
+    async def create(self, tenant: str = "acme", integration: str = "intg_1") -> AuthRecord:
         body = AuthCreate(
             AuthType.API_KEY,
             {"apiKey": {"key": "X-Key", "value": "s3cret", "position": "header"}},
             (Header(key="Accept", value="json"),),
         )
-        return self.service.create(tenant, integration, body)
+        return await self.service.create(tenant, integration, body)
 
     def path(self, record: AuthRecord) -> str:
         return secret_path(PREFIX, record.tenant, record.integration_id, record.auth_id)
@@ -80,81 +82,81 @@ def only(report: Report) -> tuple[Problem, Outcome]:
     return report.findings[0].problem, report.findings[0].outcome
 
 
-def test_a_consistent_state_reports_nothing_and_exits_0(world: World) -> None:
-    record = world.create()
-    world.service.update("acme", "intg_1", record.auth_id, AuthUpdate(headers=()))
+async def test_a_consistent_state_reports_nothing_and_exits_0(world: World) -> None:
+    record = await world.create()
+    await world.service.update("acme", "intg_1", record.auth_id, AuthUpdate(headers=()))
     world.later()
-    report = world.reconcile(repair=True)
+    report = await world.reconcile(repair=True)
     assert report.findings == []
     assert report.exit_code == 0
     assert (report.records_examined, report.secrets_examined) == (1, 1)
     assert "consistent" in report.lines()[-1]
 
 
-def test_secret_without_record_is_reported_then_destroyed(world: World) -> None:
-    kept = world.create()
-    orphan = world.create()
-    world.index.remove("acme", "intg_1", orphan.auth_id)  # as if the insert never happened
+async def test_secret_without_record_is_reported_then_destroyed(world: World) -> None:
+    kept = await world.create()
+    orphan = await world.create()
+    await world.index.remove("acme", "intg_1", orphan.auth_id)  # as if the insert never happened
     world.later()
 
-    report = world.reconcile()
+    report = await world.reconcile()
     assert only(report) == (Problem.SECRET_WITHOUT_RECORD, Outcome.FOUND)
     assert report.exit_code == 1
     assert world.path(orphan) in world.secrets.paths
 
-    report = world.reconcile(repair=True)
+    report = await world.reconcile(repair=True)
     assert only(report) == (Problem.SECRET_WITHOUT_RECORD, Outcome.REPAIRED)
     assert report.exit_code == 0
     assert world.path(orphan) not in world.secrets.paths
     assert world.path(kept) in world.secrets.paths
-    assert world.reconcile().findings == []
+    assert (await world.reconcile()).findings == []
 
 
-def test_entries_younger_than_min_age_are_left_alone(world: World) -> None:
-    orphan = world.create()
-    world.index.remove("acme", "intg_1", orphan.auth_id)
+async def test_entries_younger_than_min_age_are_left_alone(world: World) -> None:
+    orphan = await world.create()
+    await world.index.remove("acme", "intg_1", orphan.auth_id)
     world.later(10)
 
-    report = world.reconcile(repair=True)
+    report = await world.reconcile(repair=True)
     assert only(report) == (Problem.SECRET_WITHOUT_RECORD, Outcome.LEFT_ALONE)
     assert report.exit_code == 0
     assert world.path(orphan) in world.secrets.paths
 
-    report = world.reconcile(repair=True, min_age=timedelta(0))
+    report = await world.reconcile(repair=True, min_age=timedelta(0))
     assert only(report) == (Problem.SECRET_WITHOUT_RECORD, Outcome.REPAIRED)
 
 
-def test_record_without_secret_is_removed(world: World) -> None:
-    record = world.create()
+async def test_record_without_secret_is_removed(world: World) -> None:
+    record = await world.create()
     world.secrets.paths.pop(world.path(record))
     world.later()
-    report = world.reconcile(repair=True)
+    report = await world.reconcile(repair=True)
     assert only(report) == (Problem.RECORD_WITHOUT_SECRET, Outcome.REPAIRED)
     assert world.index.rows == {}
 
 
-def test_an_unfinished_delete_is_finished(world: World) -> None:
-    record = world.create()
-    world.index.mark_deleting("acme", "intg_1", record.auth_id)  # crash before Vault destroy
+async def test_an_unfinished_delete_is_finished(world: World) -> None:
+    record = await world.create()
+    await world.index.mark_deleting("acme", "intg_1", record.auth_id)  # crash before Vault destroy
     world.later()
-    report = world.reconcile(repair=True)
+    report = await world.reconcile(repair=True)
     assert only(report) == (Problem.DELETE_UNFINISHED, Outcome.REPAIRED)
     assert world.index.rows == {}
     assert world.secrets.paths == {}
 
 
-def test_an_unfinished_delete_whose_secret_is_gone_is_finished(world: World) -> None:
-    record = world.create()
-    world.index.mark_deleting("acme", "intg_1", record.auth_id)
-    world.secrets.destroy(world.path(record))  # crash before the row was removed
+async def test_an_unfinished_delete_whose_secret_is_gone_is_finished(world: World) -> None:
+    record = await world.create()
+    await world.index.mark_deleting("acme", "intg_1", record.auth_id)
+    await world.secrets.destroy(world.path(record))  # crash before the row was removed
     world.later()
-    report = world.reconcile(repair=True)
+    report = await world.reconcile(repair=True)
     assert only(report) == (Problem.DELETE_UNFINISHED, Outcome.REPAIRED)
     assert world.index.rows == {}
 
 
-def test_index_behind_vault_is_rolled_forward_from_the_document(world: World) -> None:
-    record = world.create()
+async def test_index_behind_vault_is_rolled_forward_from_the_document(world: World) -> None:
+    record = await world.create()
     world.later(60)
     # An update whose Vault write landed and whose index update did not (crash between them).
     newer = SecretDocument(
@@ -162,13 +164,13 @@ def test_index_behind_vault_is_rolled_forward_from_the_document(world: World) ->
         ApiKeyCredential.model_validate({"key": "X-Other", "value": "n3w", "position": "query"}),
         (Header(key="Accept", value="xml"), Header(key="X-Trace", value="1")),
     )
-    world.secrets.write(world.path(record), newer.to_vault(), cas=1)
+    await world.secrets.write(world.path(record), newer.to_vault(), cas=1)
     written_at = world.now
     world.later()
 
-    report = world.reconcile(repair=True)
+    report = await world.reconcile(repair=True)
     assert only(report) == (Problem.INDEX_BEHIND_VAULT, Outcome.REPAIRED)
-    rolled = world.index.get("acme", "intg_1", record.auth_id)
+    rolled = await world.index.get("acme", "intg_1", record.auth_id)
     assert rolled is not None
     assert rolled.version == 2
     assert rolled.headers == newer.headers
@@ -176,110 +178,115 @@ def test_index_behind_vault_is_rolled_forward_from_the_document(world: World) ->
     assert rolled.updated_at == written_at
     assert rolled.created_at == record.created_at
     # And the service can update it again (CAS against the right version).
-    updated = world.service.update("acme", "intg_1", record.auth_id, AuthUpdate(headers=()))
+    updated = await world.service.update("acme", "intg_1", record.auth_id, AuthUpdate(headers=()))
     assert updated.version == 3
 
 
-def test_index_ahead_of_vault_cannot_be_repaired(world: World) -> None:
-    record = world.create()
+async def test_index_ahead_of_vault_cannot_be_repaired(world: World) -> None:
+    record = await world.create()
     world.index.rows[("acme", "intg_1", record.auth_id)] = (record.with_changes(version=5), False)
     world.later()
-    report = world.reconcile(repair=True)
+    report = await world.reconcile(repair=True)
     assert only(report) == (Problem.INDEX_AHEAD_OF_VAULT, Outcome.NEEDS_ATTENTION)
     assert report.exit_code == 1
     assert any("needs attention" in line for line in report.lines())
 
 
-def test_a_newest_version_that_is_deleted_needs_attention(world: World) -> None:
-    record = world.create()
-    world.secrets.write(world.path(record), {"authType": "API_KEY"}, cas=1)
+async def test_a_newest_version_that_is_deleted_needs_attention(world: World) -> None:
+    record = await world.create()
+    await world.secrets.write(world.path(record), {"authType": "API_KEY"}, cas=1)
     world.secrets.paths[world.path(record)][-1].deleted = True
     world.later()
-    report = world.reconcile(repair=True)
+    report = await world.reconcile(repair=True)
     assert only(report) == (Problem.INDEX_BEHIND_VAULT, Outcome.NEEDS_ATTENTION)
-    assert world.index.get("acme", "intg_1", record.auth_id) == record
+    assert await world.index.get("acme", "intg_1", record.auth_id) == record
 
 
-def test_a_malformed_newer_document_needs_attention(world: World) -> None:
-    record = world.create()
-    world.secrets.write(world.path(record), {"authType": "API_KEY", "apiKey": "x"}, cas=1)
+async def test_a_malformed_newer_document_needs_attention(world: World) -> None:
+    record = await world.create()
+    await world.secrets.write(world.path(record), {"authType": "API_KEY", "apiKey": "x"}, cas=1)
     world.later()
-    report = world.reconcile(repair=True)
-    assert only(report) == (Problem.INDEX_BEHIND_VAULT, Outcome.NEEDS_ATTENTION)
-
-
-def test_a_newer_document_of_another_auth_type_needs_attention(world: World) -> None:
-    record = world.create()
-    world.secrets.write(world.path(record), {"authType": "BEARER_TOKEN", "token": "t"}, cas=1)
-    world.later()
-    report = world.reconcile(repair=True)
+    report = await world.reconcile(repair=True)
     assert only(report) == (Problem.INDEX_BEHIND_VAULT, Outcome.NEEDS_ATTENTION)
 
 
-def test_unexpected_paths_are_reported_and_never_touched(world: World) -> None:
-    world.secrets.write(f"{PREFIX}/acme/something/else", {"x": "y"}, cas=0)
+async def test_a_newer_document_of_another_auth_type_needs_attention(world: World) -> None:
+    record = await world.create()
+    await world.secrets.write(world.path(record), {"authType": "BEARER_TOKEN", "token": "t"}, cas=1)
     world.later()
-    report = world.reconcile(repair=True)
+    report = await world.reconcile(repair=True)
+    assert only(report) == (Problem.INDEX_BEHIND_VAULT, Outcome.NEEDS_ATTENTION)
+
+
+async def test_unexpected_paths_are_reported_and_never_touched(world: World) -> None:
+    await world.secrets.write(f"{PREFIX}/acme/something/else", {"x": "y"}, cas=0)
+    world.later()
+    report = await world.reconcile(repair=True)
     assert only(report) == (Problem.UNEXPECTED_PATH, Outcome.NEEDS_ATTENTION)
     assert f"{PREFIX}/acme/something/else" in world.secrets.paths
 
 
-def test_tenant_limits_what_is_examined(world: World) -> None:
-    mine = world.create("acme")
-    theirs = world.create("other")
-    world.index.remove("acme", "intg_1", mine.auth_id)
-    world.index.remove("other", "intg_1", theirs.auth_id)
+async def test_tenant_limits_what_is_examined(world: World) -> None:
+    mine = await world.create("acme")
+    theirs = await world.create("other")
+    await world.index.remove("acme", "intg_1", mine.auth_id)
+    await world.index.remove("other", "intg_1", theirs.auth_id)
     world.later()
-    report = world.reconcile(repair=True, tenant="acme")
+    report = await world.reconcile(repair=True, tenant="acme")
     assert only(report) == (Problem.SECRET_WITHOUT_RECORD, Outcome.REPAIRED)
     assert report.findings[0].where.startswith("acme/")
     assert world.path(theirs) in world.secrets.paths
 
 
-def test_a_bad_tenant_is_refused() -> None:
+async def test_a_bad_tenant_is_refused() -> None:
     reconciler = Reconciler(MemorySecretStore(), MemoryIndex(), prefix=PREFIX)
     with pytest.raises(InvalidInput):
-        reconciler.run(tenant="../x")
+        await reconciler.run(tenant="../x")
 
 
-def test_an_orphan_whose_record_appears_meanwhile_is_kept(world: World) -> None:
-    record = world.create()
+async def test_an_orphan_whose_record_appears_meanwhile_is_kept(world: World) -> None:
+    record = await world.create()
     world.later()
 
     class LateIndex(MemoryIndex):
         """The record was inserted after reconcile took its snapshot of the index."""
 
-        def all_records(self, tenant: str | None) -> Iterator[tuple[AuthRecord, bool]]:
-            return iter(())
+        async def all_records(self, tenant: str | None) -> AsyncIterator[tuple[AuthRecord, bool]]:
+            for entry in ():
+                yield entry
 
     late = LateIndex(rows=world.index.rows)
-    report = Reconciler(world.secrets, late, prefix=PREFIX, clock=world.clock).run(
+    report = await Reconciler(world.secrets, late, prefix=PREFIX, clock=world.clock).run(
         repair=True, min_age=timedelta(0)
     )
     assert only(report) == (Problem.SECRET_WITHOUT_RECORD, Outcome.RESOLVED)
     assert world.path(record) in world.secrets.paths
 
 
-def test_a_roll_forward_that_loses_a_race_changes_nothing(world: World) -> None:
-    record = world.create()
-    world.secrets.write(world.path(record), world.secrets.read(world.path(record)) or {}, cas=1)
+async def test_a_roll_forward_that_loses_a_race_changes_nothing(world: World) -> None:
+    record = await world.create()
+    await world.secrets.write(
+        world.path(record), await world.secrets.read(world.path(record)) or {}, cas=1
+    )
     world.later()
 
     class MovedOn(MemoryIndex):
-        def update(self, record: AuthRecord, *, expected_version: int) -> bool:
+        async def update(self, record: AuthRecord, *, expected_version: int) -> bool:
             return False  # the service updated the record between the snapshot and the repair
 
     moved = MovedOn(rows=world.index.rows)
-    report = Reconciler(world.secrets, moved, prefix=PREFIX, clock=world.clock).run(repair=True)
+    report = await Reconciler(world.secrets, moved, prefix=PREFIX, clock=world.clock).run(
+        repair=True
+    )
     assert only(report) == (Problem.INDEX_BEHIND_VAULT, Outcome.RESOLVED)
     assert report.exit_code == 0
 
 
-def test_the_summary_counts_each_outcome(world: World) -> None:
-    orphan = world.create()
-    world.index.remove("acme", "intg_1", orphan.auth_id)
-    ahead = world.create()
+async def test_the_summary_counts_each_outcome(world: World) -> None:
+    orphan = await world.create()
+    await world.index.remove("acme", "intg_1", orphan.auth_id)
+    ahead = await world.create()
     world.index.rows[("acme", "intg_1", ahead.auth_id)] = (ahead.with_changes(version=9), False)
     world.later()
-    lines = world.reconcile(repair=True).lines()
+    lines = (await world.reconcile(repair=True)).lines()
     assert lines[-1] == "2 finding(s): 1 repaired, 1 needs attention"

@@ -12,6 +12,8 @@ from vaultauth.errors import Conflict
 from vaultauth.models import AuthType, BearerCredential, Header
 from vaultauth.service import STALE_WRITE_AFTER, AuthCreate, AuthUpdate, CredentialService
 
+pytestmark = pytest.mark.anyio
+
 
 class Clock:
     def __init__(self) -> None:
@@ -21,12 +23,12 @@ class Clock:
         return self.now
 
 
-def _crashed_update(age: timedelta) -> tuple[CredentialService, MemoryIndex, Clock, str]:
+async def _crashed_update(age: timedelta) -> tuple[CredentialService, MemoryIndex, Clock, str]:
     """A record at v1 in the index whose Vault path already holds a v2 written `age` ago."""
     clock = Clock()
     secrets, index = MemorySecretStore(clock=clock), MemoryIndex()
     service = CredentialService(secrets, index, prefix="p", clock=clock)
-    record = service.create(
+    record = await service.create(
         "acme",
         "intg",
         AuthCreate(auth_type=AuthType.BEARER_TOKEN, credential_fields={"token": "v1"}),
@@ -37,28 +39,28 @@ def _crashed_update(age: timedelta) -> tuple[CredentialService, MemoryIndex, Clo
         BearerCredential.model_validate({"token": "v2"}),
         (Header(key="X-Crashed", value="yes"),),
     )
-    secrets.write(path, crashed.to_vault(), cas=1)  # the index never heard of it
+    await secrets.write(path, crashed.to_vault(), cas=1)  # the index never heard of it
     clock.now += age
     return service, index, clock, record.auth_id
 
 
-def test_an_old_unknown_version_is_rolled_forward_so_the_retry_succeeds() -> None:
-    service, index, _, auth_id = _crashed_update(STALE_WRITE_AFTER + timedelta(seconds=1))
+async def test_an_old_unknown_version_is_rolled_forward_so_the_retry_succeeds() -> None:
+    service, index, _, auth_id = await _crashed_update(STALE_WRITE_AFTER + timedelta(seconds=1))
     patch = AuthUpdate(credential_fields={"token": "v3"})
     with pytest.raises(Conflict):
-        service.update("acme", "intg", auth_id, patch)
-    healed = index.get("acme", "intg", auth_id)
+        await service.update("acme", "intg", auth_id, patch)
+    healed = await index.get("acme", "intg", auth_id)
     assert healed is not None
     assert healed.version == 2
     assert healed.headers == (Header(key="X-Crashed", value="yes"),)
-    retried = service.update("acme", "intg", auth_id, patch)
+    retried = await service.update("acme", "intg", auth_id, patch)
     assert retried.version == 3
 
 
-def test_a_young_unknown_version_may_be_a_writer_in_flight_and_is_left_alone() -> None:
-    service, index, _, auth_id = _crashed_update(timedelta(seconds=5))
+async def test_a_young_unknown_version_may_be_a_writer_in_flight_and_is_left_alone() -> None:
+    service, index, _, auth_id = await _crashed_update(timedelta(seconds=5))
     with pytest.raises(Conflict):
-        service.update("acme", "intg", auth_id, AuthUpdate(credential_fields={"token": "v3"}))
-    record = index.get("acme", "intg", auth_id)
+        await service.update("acme", "intg", auth_id, AuthUpdate(credential_fields={"token": "v3"}))
+    record = await index.get("acme", "intg", auth_id)
     assert record is not None
     assert record.version == 1

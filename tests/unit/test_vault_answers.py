@@ -6,17 +6,9 @@ import base64
 import json
 
 import pytest
-import requests
 
-from vaultauth.errors import VaultUnavailable
-from vaultauth.store.vault import _answer, _index_position
-
-
-def _response(body: bytes) -> requests.Response:
-    response = requests.Response()
-    response.status_code = 200
-    response._content = body
-    return response
+from vaultauth.errors import Conflict, VaultUnavailable
+from vaultauth.store.kv import VaultKV, _Answer, _index_position, _payload, _status_error
 
 
 @pytest.mark.parametrize(
@@ -24,9 +16,39 @@ def _response(body: bytes) -> requests.Response:
 )
 def test_an_answer_of_another_shape_is_vault_unavailable(body: bytes) -> None:
     with pytest.raises(VaultUnavailable) as caught:
-        _answer(_response(body), lambda answer: int(answer["data"]["version"]))
+        _payload(_Answer(200, body, None), lambda answer: int(answer["data"]["version"]))
     assert caught.value.code == "vault_bad_answer"
     assert caught.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "code"),
+    [
+        (
+            400,
+            b'{"errors":["check-and-set parameter did not match the current version"]}',
+            Conflict,
+            "conflict",
+        ),
+        (
+            400,
+            b'{"errors":["bad thing at http://vault:8200/x"]}',
+            VaultUnavailable,
+            "vault_unavailable",
+        ),
+        (503, b'{"errors":["Vault is sealed"]}', VaultUnavailable, "vault_sealed"),
+        (403, b'{"errors":["permission denied"]}', VaultUnavailable, "vault_forbidden"),
+        (404, b"{}", VaultUnavailable, "vault_misconfigured"),
+        (500, b"internal", VaultUnavailable, "vault_unavailable"),
+    ],
+)
+def test_statuses_become_domain_errors_without_vaults_text(
+    status: int, body: bytes, error: type[Exception], code: str
+) -> None:
+    translated = _status_error(status, body)
+    assert isinstance(translated, error)
+    assert getattr(translated, "code", None) == code
+    assert "vault:8200" not in str(translated)
 
 
 def _index(value: int) -> str:
@@ -41,14 +63,7 @@ def test_index_positions_order_answers_that_arrive_out_of_order() -> None:
 
 
 def test_the_store_keeps_the_newest_index_it_has_seen() -> None:
-    from vaultauth.store.vault import VaultSecretStore
-
-    store = VaultSecretStore("http://127.0.0.1:9", lambda: "t", mount="secret")
-    try:
-        for value in (38, 37):
-            answer = _response(b"{}")
-            answer.headers["X-Vault-Index"] = _index(value)
-            store._remember_index(answer)
-        assert store._vault_index == _index(38)
-    finally:
-        store.close()
+    store = VaultKV("http://127.0.0.1:9", lambda: "t", mount="secret")
+    for value in (38, 37):
+        store._remember_index(_index(value))
+    assert store._vault_index == _index(38)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from vaultauth import __version__
 from vaultauth.api.errors import install_error_handlers
+from vaultauth.api.fastpath import CachedAnswers
 from vaultauth.api.limits import BodySizeLimit
 from vaultauth.api.observe import RequestObserver
 from vaultauth.api.ops import router as ops_router
@@ -39,8 +40,7 @@ def create_app(
         try:
             yield
         finally:
-            # Joins the login thread and closes pools: blocking, so not on the event loop.
-            await anyio.to_thread.run_sync(runtime.close)
+            await runtime.close()
 
     app = FastAPI(
         title="vaultauth — Integration Auth API",
@@ -49,10 +49,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.metrics = metrics
+    app.state.runtime = None
+    app.include_router(router)
+    app.include_router(ops_router)
+    app.add_middleware(
+        CachedAnswers, runtime=lambda: app.state.runtime, routes=router.routes
+    )  # innermost: it answers from memory what the router would answer
     app.add_middleware(EncodedSlashes)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObserver, metrics=metrics)  # added last: outermost
     install_error_handlers(app, settings.retry_after_seconds)
-    app.include_router(router)
-    app.include_router(ops_router)
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaultauth.api.errors import error_response
@@ -39,6 +39,13 @@ def method_label(scope: Scope) -> str:
     return method if method in _KNOWN_METHODS else OTHER_METHOD
 
 
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 class RequestObserver:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -48,7 +55,7 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = request_id_from(Headers(scope=scope).get("x-request-id"))
+        request_id = request_id_from(_header(scope, b"x-request-id"))
         token = REQUEST_ID.set(request_id)
         started = time.perf_counter()
         status = 500

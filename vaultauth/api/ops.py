@@ -26,7 +26,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "Vault or the index is unavailable"}})
-def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONResponse:
+async def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONResponse:
     """Vault reachable and unsealed, the facade logged in to it, the index answering: 200."""
     checks: dict[str, str] = {}
     probes = (
@@ -36,7 +36,7 @@ def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONResponse:
     )
     for name, check in probes:
         try:
-            check()
+            await check()
         except Unavailable as exc:
             checks[name] = exc.code
         else:
@@ -50,7 +50,7 @@ def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONResponse:
     )
 
 
-def _logged_in(runtime: Runtime) -> None:
+async def _logged_in(runtime: Runtime) -> None:
     """A facade that has never logged in to Vault cannot serve, however healthy Vault is."""
     login = runtime.vault_login
     if login is not None and not login.current_token():

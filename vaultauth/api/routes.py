@@ -1,6 +1,8 @@
 """Thin routes of the Integration Auth API: parse, call the service, shape the answer.
 
-Handlers are plain `def`: hvac and SQLAlchemy block, so FastAPI runs them in its thread pool.
+Handlers are `async def` (the service never blocks the loop) and answer with a `JSONResponse`
+built from plain dicts: FastAPI then skips validating and re-serialising what the code just
+built. `response_model` still describes each answer in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import JSONResponse
 
 from vaultauth.api.deps import CredentialReader, Reader, Service, Writer
 from vaultauth.api.schemas import (
@@ -17,6 +20,8 @@ from vaultauth.api.schemas import (
     AuthUpdateBody,
     ErrorOut,
     ResolveOut,
+    record_body,
+    resolve_body,
 )
 from vaultauth.ids import ID_PATTERN
 from vaultauth.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, AuthCreate, AuthUpdate
@@ -40,77 +45,75 @@ AuthId = Annotated[
 ]
 
 
-@router.post("/integrations/{integrationId}/auth", tags=["auth"])
-def create_auth(
+@router.post("/integrations/{integrationId}/auth", tags=["auth"], response_model=AuthOut)
+async def create_auth(
     integrationId: IntegrationId, body: AuthCreateBody, principal: Writer, service: Service
-) -> AuthOut:
+) -> Response:
     request = AuthCreate(
         auth_type=body.authType,
         credential_fields=body.credential_fields(),
         headers=tuple(body.headers),
     )
-    return AuthOut.of(service.create(principal.tenant, integrationId, request))
+    return JSONResponse(record_body(await service.create(principal.tenant, integrationId, request)))
 
 
-@router.get("/integrations/{integrationId}/auth", tags=["auth"])
-def list_auth(
+@router.get("/integrations/{integrationId}/auth", tags=["auth"], response_model=AuthList)
+async def list_auth(
     integrationId: IntegrationId,
     principal: Reader,
     service: Service,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> AuthList:
-    page = service.list(principal.tenant, integrationId, limit=limit, cursor=cursor)
-    return AuthList(data=[AuthOut.of(r) for r in page.records], nextCursor=page.next_cursor)
+) -> Response:
+    page = await service.list(principal.tenant, integrationId, limit=limit, cursor=cursor)
+    return JSONResponse(
+        {"data": [record_body(r) for r in page.records], "nextCursor": page.next_cursor}
+    )
 
 
-@router.get("/integrations/{integrationId}/auth/{authId}", tags=["auth"])
-def get_auth(
+@router.get("/integrations/{integrationId}/auth/{authId}", tags=["auth"], response_model=AuthOut)
+async def get_auth(
     integrationId: IntegrationId, authId: AuthId, principal: Reader, service: Service
-) -> AuthOut:
-    return AuthOut.of(service.get(principal.tenant, integrationId, authId))
+) -> Response:
+    return JSONResponse(record_body(await service.get(principal.tenant, integrationId, authId)))
 
 
-@router.patch("/integrations/{integrationId}/auth/{authId}", tags=["auth"])
-def update_auth(
+@router.patch("/integrations/{integrationId}/auth/{authId}", tags=["auth"], response_model=AuthOut)
+async def update_auth(
     integrationId: IntegrationId,
     authId: AuthId,
     body: AuthUpdateBody,
     principal: Writer,
     service: Service,
-) -> AuthOut:
+) -> Response:
     request = AuthUpdate(
         auth_type=body.authType,
         credential_fields=body.credential_fields(),
         headers=tuple(body.headers) if body.headers is not None else None,
     )
-    return AuthOut.of(service.update(principal.tenant, integrationId, authId, request))
+    updated = await service.update(principal.tenant, integrationId, authId, request)
+    return JSONResponse(record_body(updated))
 
 
 @router.delete("/integrations/{integrationId}/auth/{authId}", status_code=204, tags=["auth"])
-def delete_auth(
+async def delete_auth(
     integrationId: IntegrationId, authId: AuthId, principal: Writer, service: Service
 ) -> Response:
-    service.delete(principal.tenant, integrationId, authId)
+    await service.delete(principal.tenant, integrationId, authId)
     return Response(status_code=204)
 
 
-@router.post("/integrations/{integrationId}/auth/{authId}/resolve", tags=["credentials"])
-def resolve_auth(
-    integrationId: IntegrationId,
-    authId: AuthId,
-    principal: CredentialReader,
-    service: Service,
-    response: Response,
-) -> ResolveOut:
+@router.post(
+    "/integrations/{integrationId}/auth/{authId}/resolve",
+    tags=["credentials"],
+    response_model=ResolveOut,
+)
+async def resolve_auth(
+    integrationId: IntegrationId, authId: AuthId, principal: CredentialReader, service: Service
+) -> Response:
     """The headers and query parameters to send: the one call whose answer holds secrets."""
-    resolved = service.resolve(principal.tenant, integrationId, authId)
-    response.headers["Cache-Control"] = "no-store"
-    return ResolveOut(
-        authId=resolved.record.auth_id,
-        integrationId=resolved.record.integration_id,
-        authType=resolved.record.auth_type,
-        version=resolved.record.version,
-        headers=resolved.credential.headers,
-        query=resolved.credential.query,
-    )
+    resolved = await service.resolve(principal.tenant, integrationId, authId)
+    return JSONResponse(resolve_body(resolved.record, resolved.credential), headers=_NO_STORE)
+
+
+_NO_STORE = {"Cache-Control": "no-store"}

@@ -21,6 +21,7 @@ from vaultauth.models import (
     AuthType,
     Header,
 )
+from vaultauth.resolve import ResolvedCredential
 
 
 def _auth_type(value: object) -> object:
@@ -127,19 +128,36 @@ class AuthOut(BaseModel):
 
     @classmethod
     def of(cls, record: AuthRecord) -> AuthOut:
-        api_key = None
-        if record.api_key_name is not None and record.api_key_position is not None:
-            api_key = ApiKeyOut(key=record.api_key_name, position=record.api_key_position.value)
-        return cls(
-            authId=record.auth_id,
-            integrationId=record.integration_id,
-            authType=record.auth_type,
-            headers=[HeaderOut(key=h.key, value=h.value) for h in record.headers],
-            apiKey=api_key,
-            version=record.version,
-            createdAt=_rfc3339(record.created_at),
-            updatedAt=_rfc3339(record.updated_at),
-        )
+        return cls.model_validate(record_body(record))
+
+
+def record_body(record: AuthRecord) -> dict[str, Any]:
+    """The record as AuthOut describes it, built directly: answers skip model validation."""
+    api_key = None
+    if record.api_key_name is not None and record.api_key_position is not None:
+        api_key = {"key": record.api_key_name, "position": record.api_key_position.value}
+    return {
+        "authId": record.auth_id,
+        "integrationId": record.integration_id,
+        "authType": record.auth_type.value,
+        "headers": [{"key": h.key, "value": h.value} for h in record.headers],
+        "apiKey": api_key,
+        "version": record.version,
+        "createdAt": _rfc3339(record.created_at),
+        "updatedAt": _rfc3339(record.updated_at),
+    }
+
+
+def resolve_body(record: AuthRecord, credential: ResolvedCredential) -> dict[str, Any]:
+    """The answer of resolve, as ResolveOut describes it (the one answer that holds secrets)."""
+    return {
+        "authId": record.auth_id,
+        "integrationId": record.integration_id,
+        "authType": record.auth_type.value,
+        "version": record.version,
+        "headers": credential.headers,
+        "query": credential.query,
+    }
 
 
 class AuthList(BaseModel):

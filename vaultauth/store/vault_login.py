@@ -278,12 +278,20 @@ class _Current:
 
 @dataclass
 class LoginStats:
-    """Counters for tests and metrics."""
+    """Counters for tests; each event is also handed to `on_event` (metrics)."""
 
     logins: int = 0
     renewals: int = 0
     failures: int = 0
     forced_logins: int = 0  # logins because Vault refused the current token (rejected())
+    on_event: Callable[[str], None] = field(default=lambda _event: None, repr=False)
+
+    def add(self, event: Literal["login", "renewal", "failure", "forced_login"]) -> None:
+        field_name = {"login": "logins", "renewal": "renewals", "failure": "failures"}.get(
+            event, "forced_logins"
+        )
+        setattr(self, field_name, getattr(self, field_name) + 1)
+        self.on_event(event)
 
 
 class VaultLogin:
@@ -362,7 +370,7 @@ class VaultLogin:
             if self._clock() - self._last_forced_login < FORCED_LOGIN_INTERVAL:
                 return False
             self._last_forced_login = self._clock()
-            self.stats.forced_logins += 1
+            self.stats.add("forced_login")
             try:
                 self._login()
             except VaultUnavailable:
@@ -428,17 +436,17 @@ class VaultLogin:
                 code = "vault_sealed" if sealed else "vault_unavailable"
                 continue
             except hvac.exceptions.VaultError as exc:
-                self.stats.failures += 1
+                self.stats.add("failure")
                 log.warning("Vault login (%s) refused: %s", self.method.name, type(exc).__name__)
                 raise VaultUnavailable(
                     "Vault refused the facade's login", code="vault_login_failed"
                 ) from None
             self._install(_Current(lease, self._clock(), lease.ttl or 0))
-            self.stats.logins += 1
+            self.stats.add("login")
             ttl = "unknown" if lease.ttl is None else f"{lease.ttl:g}s"
             log.info("logged in to Vault with %s; token ttl %s", self.method.name, ttl)
             return
-        self.stats.failures += 1
+        self.stats.add("failure")
         log.warning("Vault login (%s) failed: %s", self.method.name, code)
         raise VaultUnavailable("could not log in to Vault", code=code)
 
@@ -454,7 +462,7 @@ class VaultLogin:
             except hvac.exceptions.VaultError:
                 return False  # expired, revoked, or not renewable after all
             ttl = float(auth.get("lease_duration") or 0)
-            self.stats.renewals += 1
+            self.stats.add("renewal")
             lease = Lease(current.lease.token, ttl, bool(auth.get("renewable")))
             self._install(_Current(lease, self._clock(), current.login_ttl))
             # Vault caps a renewal at the token's max TTL; a capped token is replaced early.
