@@ -49,6 +49,7 @@ import math
 import os
 import platform
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -111,6 +112,14 @@ class RequestsFailed(Exception):
     """The system under test failed a request outside wrk, or a facade died: exit 1."""
 
 
+@dataclass(frozen=True)
+class Record:
+    """One seeded auth record."""
+
+    integration_id: str
+    auth_id: str
+
+
 # -- options ---------------------------------------------------------------------------------
 
 
@@ -168,10 +177,10 @@ def parse_args(argv: Sequence[str] | None) -> Plan:
     scale_records = int(pick(args.scale_records, 1_000_000, 2_000))
     if args.records is not None and (args.seed_index_directly or records > DIRECT_SEED_ABOVE):
         scale_records, records = records, int(pick(None, 1000, 100))
-        print(
-            f"--records {scale_records} seeds the index directly: it sizes the scale part; "
-            f"the throughput part seeds {records} records through the API"
-        )
+        note = f"--records {scale_records} goes straight into the index: it sizes the scale part"
+        if args.only != "scale":
+            note += f"; the throughput part seeds {records} records through the API"
+        print(note)
     plan = Plan(
         only=args.only,
         records=records,
@@ -279,18 +288,20 @@ def wait_for_http(
         if process.poll() is not None:
             raise SetupError(f"{what} exited with status {process.returncode}:\n{tail(log)}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1, headers=headers).status_code == 200:
+            if httpx.get(url, timeout=1, headers=headers, trust_env=False).status_code == 200:
                 return
         time.sleep(0.1)
     raise SetupError(f"{what} did not answer {url} within 60 s:\n{tail(log)}")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """Our environment without any VAULTAUTH_*/VAULT_*/BAO_* of the caller's shell."""
+    """Our environment without the caller's VAULTAUTH_*/VAULT_*/BAO_* settings and proxies
+    (every target is on 127.0.0.1)."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("VAULTAUTH_", "VAULT_", "BAO_"))
+        and not key.lower().endswith("_proxy")
     }
     env.update(extra)
     return env
@@ -442,7 +453,7 @@ def write_lua(test: LoadTest, threads: int, connections: int, directory: Path) -
         body=lua_body(test.body),
         result_env=RESULT_ENV,
     )
-    path = directory / f"{test.name.replace(' ', '_').replace('(', '').replace(')', '')}.lua"
+    path = directory / (re.sub(r"[^A-Za-z0-9]+", "_", test.name).strip("_") + ".lua")
     path.write_text(script)
     return path
 
@@ -469,7 +480,7 @@ class Wrk:
             str(script),
             test.base_url + "/",
         ]
-        process = spawn(command, {**os.environ, RESULT_ENV: str(result_file)}, log)
+        process = spawn(command, clean_env(**{RESULT_ENV: str(result_file)}), log)
         try:
             process.wait(seconds + self.timeout + 30)
         except subprocess.TimeoutExpired:
@@ -547,12 +558,17 @@ def open_index(plan: Plan, workdir: Path, name: str) -> Iterator[str]:
     except Exception as exc:
         admin.dispose()
         raise SetupError(f"PostgreSQL at {plan.pg_url}: {type(exc).__name__}: {exc}") from None
+    joiner = "&" if "?" in plan.pg_url else "?"
     try:
-        yield f"{plan.pg_url}?options=-csearch_path%3D{schema}"
+        yield f"{plan.pg_url}{joiner}options=-csearch_path%3D{schema}"
     finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        try:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        except Exception as exc:
+            print(f"could not drop schema {schema}: {type(exc).__name__}", file=sys.stderr)
+        finally:
+            admin.dispose()
 
 
 def index_settings(bao: Bao, index_url: str, data_dir: Path) -> Settings:
@@ -562,6 +578,7 @@ def index_settings(bao: Bao, index_url: str, data_dir: Path) -> Settings:
         vault_prefix=PREFIX,
         index_url=index_url,
         data_dir=data_dir,
+        index_auto_migrate=True,
     )
 
 
@@ -582,18 +599,18 @@ def scale_integration(row: int) -> str:
     return f"intg_s{row // RECORDS_PER_INTEGRATION:06d}"
 
 
-def insert_rows(index_url: str, start: int, stop_at: int, *, keep_every: int) -> list[Record]:
-    """Insert index rows start..stop_at-1 straight into auth_records; return every
-    keep_every-th as a sample for the wrk scripts."""
-    rng = random.Random(start)
+def insert_rows(index_url: str, count: int, *, keep_every: int) -> list[Record]:
+    """Insert `count` rows straight into auth_records, RECORDS_PER_INTEGRATION per integration,
+    in batches of INSERT_BATCH; return every keep_every-th record as a sample for wrk."""
+    rng = random.Random(count)
     base = datetime.now(UTC) - timedelta(days=30)
     kept: list[Record] = []
     engine = create_index_engine(index_url, pool_size=1)
     began = time.monotonic()
     try:
-        for batch_start in range(start, stop_at, INSERT_BATCH):
+        for batch_start in range(0, count, INSERT_BATCH):
             rows: list[dict[str, object]] = []
-            for row in range(batch_start, min(batch_start + INSERT_BATCH, stop_at)):
+            for row in range(batch_start, min(batch_start + INSERT_BATCH, count)):
                 record = Record(scale_integration(row), random_auth_id(rng))
                 moment = base + timedelta(milliseconds=row)
                 rows.append(
@@ -615,8 +632,8 @@ def insert_rows(index_url: str, start: int, stop_at: int, *, keep_every: int) ->
                     kept.append(record)
             with engine.begin() as connection:
                 connection.execute(auth_records.insert(), rows)
-            done = min(batch_start + INSERT_BATCH, stop_at)
-            if (done - start) % 100_000 < INSERT_BATCH and done - start >= 100_000:
+            done = batch_start + len(rows)
+            if done % 100_000 == 0:
                 print(f"  ... {done:,} rows ({time.monotonic() - began:.0f} s)")
         if engine.dialect.name == "postgresql":
             # What autovacuum would do soon after such an insert, without waiting for it.
@@ -628,12 +645,6 @@ def insert_rows(index_url: str, start: int, stop_at: int, *, keep_every: int) ->
 
 
 # -- facades ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Record:
-    integration_id: str
-    auth_id: str
 
 
 @dataclass
@@ -694,7 +705,11 @@ def seed_through_api(facade: Facade, key: str, count: int) -> list[Record]:
     began = time.monotonic()
     limits = httpx.Limits(max_connections=8)
     with httpx.Client(
-        base_url=facade.url, headers={"X-API-Key": key}, timeout=30, limits=limits
+        base_url=facade.url,
+        headers={"X-API-Key": key},
+        timeout=30,
+        limits=limits,
+        trust_env=False,
     ) as client:
 
         def create(n: int) -> Record:
@@ -725,7 +740,12 @@ def preflight(test: LoadTest) -> None:
     """One request as wrk will send it, so that a wrong path fails loudly before the load."""
     body = None if test.body is None else test.body.replace("{tag}", "preflight")
     response = httpx.request(
-        test.method, test.base_url + test.paths[0], headers=test.headers, content=body, timeout=30
+        test.method,
+        test.base_url + test.paths[0],
+        headers=test.headers,
+        content=body,
+        timeout=30,
+        trust_env=False,
     )
     if not 200 <= response.status_code < 400:
         raise RequestsFailed(
@@ -861,23 +881,26 @@ def throughput_tests(
 
 
 def measure_rounds(
-    plan: Plan, wrk: Wrk, tests: list[LoadTest], facades: Sequence[Facade]
+    plan: Plan,
+    wrk: Wrk,
+    tests: list[LoadTest],
+    facades: Sequence[Facade],
+    load: tuple[int, int, int],
 ) -> dict[str, Outcome]:
-    scripts = {t.name: write_lua(t, plan.threads, plan.connections, wrk.workdir) for t in tests}
+    """Interleaved rounds: every test once per round, each run after a warm-up run.
+    `load` is (seconds, wrk threads, wrk connections) of a measured run."""
+    seconds, threads, connections = load
+    scripts = {t.name: write_lua(t, threads, connections, wrk.workdir) for t in tests}
     outcomes = {t.name: Outcome() for t in tests}
     for round_number in range(1, plan.rounds + 1):
-        print(f"round {round_number}/{plan.rounds}:", end="")
-        for test in tests:
-            print(f" {test.name}", end="")
+        print(f"round {round_number}/{plan.rounds}: ", end="")
+        for position, test in enumerate(tests):
+            print(f"{', ' if position else ''}{test.name}", end="")
             outcome = outcomes[test.name]
             if plan.warmup:
-                warm = wrk.run(
-                    test, scripts[test.name], plan.warmup, plan.threads, plan.connections
-                )
+                warm = wrk.run(test, scripts[test.name], plan.warmup, threads, connections)
                 outcome.warmup_failed += warm.failed
-            outcome.runs.append(
-                wrk.run(test, scripts[test.name], plan.seconds, plan.threads, plan.connections)
-            )
+            outcome.runs.append(wrk.run(test, scripts[test.name], seconds, threads, connections))
             for facade in facades:
                 facade.check_alive()
         print()
@@ -922,7 +945,7 @@ def print_ratios(outcomes: dict[str, Outcome]) -> None:
 
 
 def run_throughput(plan: Plan, bao: Bao, wrk: Wrk, workdir: Path) -> int:
-    print(f"\n== throughput: {plan.records} records, {plan.rounds} interleaved rounds ==")
+    print("\n== throughput ==")
     with contextlib.ExitStack() as stack:
         index_url = stack.enter_context(open_index(plan, workdir, "throughput"))
         key = make_api_key(bao, index_url, workdir)
@@ -933,7 +956,8 @@ def run_throughput(plan: Plan, bao: Bao, wrk: Wrk, workdir: Path) -> int:
         tests = throughput_tests(bao, cache_on, cache_off, key, records)
         for test in tests:
             preflight(test)
-        outcomes = measure_rounds(plan, wrk, tests, facades)
+        load = (plan.seconds, plan.threads, plan.connections)
+        outcomes = measure_rounds(plan, wrk, tests, facades, load)
         print_table(outcomes)
         print_ratios(outcomes)
         print_rss(facades)
@@ -943,83 +967,73 @@ def run_throughput(plan: Plan, bao: Bao, wrk: Wrk, workdir: Path) -> int:
 # -- the scale part --------------------------------------------------------------------------
 
 
-def scale_tests(facade: Facade, key: str, sample: list[Record]) -> tuple[LoadTest, LoadTest]:
-    api = {"X-API-Key": key}
-    gets = [auth_path(r.integration_id, r.auth_id) for r in sample]
-    integrations = sorted({r.integration_id for r in sample})
-    lists = [auth_path(i) + "?limit=50" for i in integrations]
-    return (
-        LoadTest("GET", facade.url, "GET", gets, api),
-        LoadTest("list", facade.url, "GET", lists, api),
-    )
-
-
 @dataclass(frozen=True)
-class ScaleFigures:
+class ScaleSide:
+    """One facade on its own index of `records` rows, and the sample its tests walk."""
+
     records: int
-    get: WrkResult
-    list: WrkResult
-    failed: int
+    facade: Facade
+    key: str
+    sample: list[Record]
+
+    def tests(self) -> tuple[LoadTest, LoadTest]:
+        api = {"X-API-Key": self.key}
+        gets = [auth_path(r.integration_id, r.auth_id) for r in self.sample]
+        integrations = sorted({r.integration_id for r in self.sample})
+        lists = [auth_path(i) + "?limit=50" for i in integrations]
+        at = f" at {self.records:,}"
+        return (
+            LoadTest("GET" + at, self.facade.url, "GET", gets, api),
+            LoadTest("list" + at, self.facade.url, "GET", lists, api),
+        )
 
 
-def measure_scale(
-    plan: Plan, wrk: Wrk, facade: Facade, key: str, records: int, sample: list[Record]
-) -> ScaleFigures:
-    """GET and list with one connection (latency, not throughput), warm-up first."""
-    results: list[WrkResult] = []
-    failed = 0
-    for test in scale_tests(facade, key, sample):
-        preflight(test)
-        script = write_lua(test, 1, 1, wrk.workdir)
-        if plan.warmup:
-            failed += wrk.run(test, script, plan.warmup, 1, 1).failed
-        results.append(wrk.run(test, script, plan.scale_seconds, 1, 1))
-        failed += results[-1].failed
-        facade.check_alive()
-    return ScaleFigures(records, results[0], results[1], failed)
+def scale_side(
+    plan: Plan, bao: Bao, workdir: Path, stack: contextlib.ExitStack, records: int
+) -> ScaleSide:
+    """A fresh index with `records` rows inserted straight into it, and a facade on it."""
+    index_url = stack.enter_context(open_index(plan, workdir, f"scale-{records}"))
+    key = make_api_key(bao, index_url, workdir)
+    step = max(1, records // SCALE_SAMPLE)
+    began = time.monotonic()
+    sample = insert_rows(index_url, records, keep_every=step)
+    print(f"inserted {records:,} rows straight into an index in {time.monotonic() - began:.1f} s")
+    facade = start_facade(f"scale {records:,}", bao, index_url, 300, plan, workdir, stack)
+    return ScaleSide(records, facade, key, sample)
 
 
-def print_scale(small: ScaleFigures, large: ScaleFigures) -> None:
-    print(f"\n{'wrk -t1 -c1':<22} {'records':>10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
-    for figures in (small, large):
-        for name, result in (("GET", figures.get), ("list", figures.list)):
-            print(
-                f"{name:<22} {figures.records:>10,} {result.rps:9.0f} "
-                f"{result.p50_us / 1000:8.2f} {result.p99_us / 1000:8.2f}"
-            )
-    failed = small.failed + large.failed
-    if failed:
-        print(f"failed requests (warm-ups included): {failed}")
+def print_scale(small: ScaleSide, large: ScaleSide, outcomes: dict[str, Outcome]) -> None:
+    print(f"\n{'wrk -t1 -c1':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>8}")
+    for name, outcome in outcomes.items():
+        print(
+            f"{name:<22} {outcome.rps:9.0f} {outcome.p50_ms:8.2f} {outcome.p99_ms:8.2f} "
+            f"{outcome.failed:8d}"
+        )
     print("\nratios (p50):")
-    for name, before, after in (
-        ("GET", small.get, large.get),
-        ("list", small.list, large.list),
-    ):
-        ratio = after.p50_us / before.p50_us if before.p50_us else math.inf
+    for name in ("GET", "list"):
+        before = outcomes[f"{name} at {small.records:,}"].p50_ms
+        after = outcomes[f"{name} at {large.records:,}"].p50_ms
+        ratio = after / before if before else math.inf
         label = f"{name} p50 at {large.records:,} ÷ at {small.records:,}"
         print(f"  {label:<34} {ratio:6.2f}   target ≤ 1.2{'':<11} {verdict(ratio <= 1.2)}")
 
 
 def run_scale(plan: Plan, bao: Bao, wrk: Wrk, workdir: Path) -> int:
-    n = plan.scale_records
-    print(f"\n== index scale: GET and list p50 at {SCALE_BASELINE:,} and at {n:,} records ==")
+    """GET and list latency (one connection) at SCALE_BASELINE and at N records: two facades
+    of the same configuration, each on its own index, measured in interleaved rounds."""
+    print("\n== index scale ==")
     with contextlib.ExitStack() as stack:
-        index_url = stack.enter_context(open_index(plan, workdir, "scale"))
-        key = make_api_key(bao, index_url, workdir)
-        facade = start_facade("scale", bao, index_url, 300, plan, workdir, stack)
-        baseline = insert_rows(index_url, 0, SCALE_BASELINE, keep_every=1)
-        small = measure_scale(plan, wrk, facade, key, SCALE_BASELINE, baseline)
-
-        step = max(1, n // SCALE_SAMPLE)
-        print(f"inserting {n - SCALE_BASELINE:,} more rows straight into the index ...")
-        began = time.monotonic()
-        rest = insert_rows(index_url, SCALE_BASELINE, n, keep_every=step)
-        print(f"inserted them in {time.monotonic() - began:.1f} s")
-        large = measure_scale(plan, wrk, facade, key, n, baseline[::step] + rest)
-
-        print_scale(small, large)
-        print_rss([facade])
-        return small.failed + large.failed
+        small = scale_side(plan, bao, workdir, stack, SCALE_BASELINE)
+        large = scale_side(plan, bao, workdir, stack, plan.scale_records)
+        (small_get, small_list), (large_get, large_list) = small.tests(), large.tests()
+        tests = [small_get, large_get, small_list, large_list]
+        for test in tests:
+            preflight(test)
+        facades = (small.facade, large.facade)
+        outcomes = measure_rounds(plan, wrk, tests, facades, (plan.scale_seconds, 1, 1))
+        print_scale(small, large, outcomes)
+        print_rss(facades)
+        return sum(o.failed for o in outcomes.values())
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -1036,11 +1050,17 @@ def cpu_model() -> str:
 def print_machine(plan: Plan) -> None:
     print(f"CPU: {cpu_model()} x {os.cpu_count()}")
     print(f"Python: {platform.python_version()}   OpenBao: {bao_version()}")
-    print(
-        f"index: {plan.index}   workers: {plan.workers}   "
-        f"wrk: -t{plan.threads} -c{plan.connections} (scale part: -t1 -c1), "
-        f"{plan.warmup} s warm-up + {plan.seconds} s per run"
-    )
+    print(f"index: {plan.index}   workers: {plan.workers}   wrk timeout: {plan.timeout} s")
+    if plan.only != "scale":
+        print(
+            f"throughput: wrk -t{plan.threads} -c{plan.connections}, {plan.records} records, "
+            f"{plan.rounds} x ({plan.warmup} s warm-up + {plan.seconds} s) per test"
+        )
+    if plan.only != "throughput":
+        print(
+            f"scale: wrk -t1 -c1, {SCALE_BASELINE:,} and {plan.scale_records:,} records, "
+            f"{plan.rounds} x ({plan.warmup} s warm-up + {plan.scale_seconds} s) per test"
+        )
 
 
 def raise_interrupt(signum: int, _frame: object) -> NoReturn:
