@@ -19,9 +19,10 @@ test alike; each measured run follows a warm-up run of the same test. It prints 
 mean over rounds; p50/p99: median over rounds; non-2xx and socket errors: totals), the ratios of
 the facade to Vault with their targets, the machine, and the facades' RSS.
 
-The scale part starts a fresh index and facade, inserts rows straight into the index (SQLAlchemy
-Core, batches of 10,000; Vault documents are not needed for GET and list) and measures GET and
-list p50 with `wrk -t1 -c1` at 1,000 records and again at N records, in the same processes.
+The scale part fills two fresh indexes, one with 1,000 records and one with N, inserting rows
+straight into them (SQLAlchemy Core, batches of 10,000; GET and list need no Vault documents),
+starts one facade of the same configuration on each, and measures GET and list p50 with
+`wrk -t1 -c1` on both in interleaved rounds (p50: median over rounds).
 
     .venv/bin/python benchmarks/vs_vault.py                   # both parts: 1,000 records, then
                                                               # the scale part at 1,000,000
@@ -550,7 +551,7 @@ def open_index(plan: Plan, workdir: Path, name: str) -> Iterator[str]:
     if plan.index == "sqlite":
         yield f"sqlite:///{workdir / f'{name}.sqlite3'}"
         return
-    schema = f"vs_vault_{name}_{secrets.token_hex(4)}"
+    schema = re.sub(r"[^a-z0-9]+", "_", f"vs_vault_{name}_{secrets.token_hex(4)}")
     admin = create_engine(plan.pg_url)
     try:
         with admin.begin() as connection:
