@@ -682,7 +682,8 @@ def start_facade(
         VAULTAUTH_INDEX_URL=index_url,
         VAULTAUTH_DATA_DIR=str(workdir / f"data-{slug}"),
         VAULTAUTH_RESOLVE_CACHE_TTL=str(cache_ttl),
-        VAULTAUTH_LOG_LEVEL="warning",
+        # The default level: every request writes its access-log line, as in production.
+        VAULTAUTH_LOG_LEVEL="info",
     )
     command = [sys.executable, "-m", "vaultauth", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port)]

@@ -126,7 +126,7 @@ def reconcile(
     import asyncio
     from datetime import timedelta
 
-    from vaultauth.index.threaded import ThreadedIndex
+    from vaultauth.index.async_sql import AsyncSqlIndex
     from vaultauth.reconcile import Reconciler, Report
     from vaultauth.wiring import build_index, build_secret_store
 
@@ -137,9 +137,9 @@ def reconcile(
         engine, index = build_index(settings)
         secrets = build_secret_store(settings)
         try:
-            return await Reconciler(secrets, ThreadedIndex(index), prefix=prefix).run(
-                tenant=tenant, repair=repair, min_age=timedelta(seconds=min_age)
-            )
+            return await Reconciler(
+                secrets, AsyncSqlIndex(index, loop_queries=False), prefix=prefix
+            ).run(tenant=tenant, repair=repair, min_age=timedelta(seconds=min_age))
         finally:
             await secrets.close()
             engine.dispose()

@@ -21,15 +21,18 @@ from vaultauth.settings import Settings
 def app_from_environment() -> FastAPI:
     """The app of one worker process, configured from VAULTAUTH_* (uvicorn's factory)."""
     from vaultauth.api import create_app
+    from vaultauth.logs import skip_unused_record_fields
 
+    skip_unused_record_fields()
     return create_app(Settings())
 
 
 def run_server(settings: Settings, *, host: str, port: int) -> None:
     import uvicorn
 
-    from vaultauth.logs import logging_config
+    from vaultauth.logs import logging_config, skip_unused_record_fields
 
+    skip_unused_record_fields()
     options = {
         "host": host,
         "port": port,

@@ -246,21 +246,18 @@ class CredentialService:
     async def resolve(self, tenant: str, integration_id: str, auth_id: str) -> Resolved:
         """The credential of the version the index names; from the cache when it holds it."""
         record = await self.get(tenant, integration_id, auth_id)
-        path = self._path(tenant, integration_id, auth_id)
+        return Resolved(record=record, credential=await self.credential_of(record))
+
+    async def credential_of(self, record: AuthRecord) -> ResolvedCredential:
+        """The credential of `record`'s version: from the resolve cache, else from Vault."""
+        path = self._path(record.tenant, record.integration_id, record.auth_id)
         cache = self._resolve_cache
         credential = cache.get(path, record.version) if cache is not None else None
         if credential is None:
             credential = resolve(await self._read_document(path, record.version))
             if cache is not None:
                 cache.put(path, record.version, credential)
-        return Resolved(record=record, credential=credential)
-
-    def cached_credential(self, record: AuthRecord) -> ResolvedCredential | None:
-        """The resolve cache's credential for `record`'s current version; never any I/O."""
-        if self._resolve_cache is None:
-            return None
-        path = self._path(record.tenant, record.integration_id, record.auth_id)
-        return self._resolve_cache.get(path, record.version)
+        return credential
 
     def _evict(self, path: str) -> None:
         if self._resolve_cache is not None:

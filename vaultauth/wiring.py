@@ -9,11 +9,11 @@ from anyio import to_thread
 from sqlalchemy import Engine
 
 from vaultauth.feed_cache import FeedCache
+from vaultauth.index.async_sql import AsyncSqlIndex
 from vaultauth.index.caching import CachingIndex, RecordKey
 from vaultauth.index.feed import ChangeFeed, change_feed_for
 from vaultauth.index.migrate import upgrade
 from vaultauth.index.sql import SqlMetadataIndex, create_index_engine
-from vaultauth.index.threaded import ThreadedIndex
 from vaultauth.keys import ApiKeyRecord
 from vaultauth.logs import REQUEST_ID
 from vaultauth.metrics import InstrumentedSecretStore, Metrics
@@ -89,7 +89,7 @@ def build_secret_store(settings: Settings, login: VaultLogin | None = None) -> V
 
 def build_caching_index(
     settings: Settings,
-    sql_index: SqlMetadataIndex,
+    async_index: AsyncSqlIndex,
     feed: ChangeFeed | None,
     metrics: Metrics | None = None,
 ) -> CachingIndex:
@@ -101,7 +101,6 @@ def build_caching_index(
     def counter(name: str) -> Callable[[bool], None]:
         return metrics.cache_counter(name) if metrics else _uncounted
 
-    threaded = ThreadedIndex(sql_index)
     records: FeedCache[RecordKey, AuthRecord] = FeedCache(
         max_entries=settings.record_cache_max_entries,
         ttl=RECORD_CACHE_TTL,
@@ -114,7 +113,7 @@ def build_caching_index(
         is_fresh=is_fresh if settings.api_key_cache_ttl > 0 else lambda: False,
         on_lookup=counter("api_key"),
     )
-    return CachingIndex(threaded, threaded, records=records, keys=keys)
+    return CachingIndex(async_index, async_index, records=records, keys=keys)
 
 
 @dataclass
@@ -124,6 +123,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     sql_index: SqlMetadataIndex
+    async_index: AsyncSqlIndex
     index: CachingIndex
     secrets: VaultKV
     service: CredentialService
@@ -141,6 +141,7 @@ class Runtime:
             self.vault_login.close()
         if self.feed is not None:
             self.feed.close()
+        self.async_index.close()
         self.engine.dispose()
 
 
@@ -158,7 +159,8 @@ def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runt
         secrets = build_secret_store(settings, vault_login)
         if settings.cache_staleness_bound > 0:
             feed = change_feed_for(engine, settings.cache_staleness_bound)
-        index = build_caching_index(settings, sql_index, feed, metrics)
+        async_index = AsyncSqlIndex(sql_index)
+        index = build_caching_index(settings, async_index, feed, metrics)
         if feed is not None:
             feed.start(index)
     except BaseException:
@@ -176,6 +178,7 @@ def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runt
         settings=settings,
         engine=engine,
         sql_index=sql_index,
+        async_index=async_index,
         index=index,
         secrets=secrets,
         service=service,

@@ -69,14 +69,19 @@ def status_of(exc: VaultauthError) -> int:
     return 500
 
 
+def domain_error_response(exc: VaultauthError, retry_after_seconds: int) -> JSONResponse:
+    """The answer to a domain error, wherever it was raised (a route, or the fast path)."""
+    status = status_of(exc)
+    headers = {"Retry-After": str(retry_after_seconds)} if status == 503 else None
+    if status == 503:
+        log.warning("backend unavailable: %s", exc.code)
+    return error_response(status, exc.code, exc.message, exc.field, headers)
+
+
 def install_error_handlers(app: FastAPI, retry_after_seconds: int) -> None:
     @app.exception_handler(VaultauthError)
     async def domain_error(_request: Request, exc: VaultauthError) -> JSONResponse:
-        status = status_of(exc)
-        headers = {"Retry-After": str(retry_after_seconds)} if status == 503 else None
-        if status == 503:
-            log.warning("backend unavailable: %s", exc.code)
-        return error_response(status, exc.code, exc.message, exc.field, headers)
+        return domain_error_response(exc, retry_after_seconds)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

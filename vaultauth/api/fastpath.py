@@ -1,15 +1,19 @@
-"""Answers from memory, in front of the router: GET of one record and resolve, when cached.
+"""The hot calls without FastAPI's routing: GET of one record, resolve and create.
 
-Every outbound request of our users' services passes through resolve, and FastAPI's routing
-and dependency solving cost about as much CPU as the rest of a cached answer together (see
-docs/benchmarks.md). So when *everything* a request needs is in memory - its API key, verified
-and holding the scope; the record; for resolve, the credential of the record's current
-version - this layer answers it directly, with the same body and headers the route would give.
+Every outbound request of our users' services passes through resolve, and FastAPI's routing,
+dependency solving and body handling cost about as much CPU as the rest of such a call (see
+docs/benchmarks.md). So when a request is one of these three and its API key is already
+verified in memory, this layer serves it itself:
 
-It never answers anything else: any miss, any doubt (a query string, a body, an encoded
-character, a key that does not verify) and the request goes on to the router untouched, which
-then answers with its full rules (errors included). So the two can never disagree on what is
-allowed; tests check they give identical answers.
+- GET: only when the record is cached; the answer is built from memory.
+- resolve: when the record is cached; the credential comes from the resolve cache or Vault.
+- create: when the body parses as a valid create body; the service does the rest.
+
+Whatever it is not sure of goes on to the router untouched, which answers with its full rules:
+an unknown or uncached key, a record not in memory, a query string, an encoded character, a
+body that does not parse (the router gives the usual 400/422). Errors the service raises are
+answered through the same error table the router uses. Tests check that both paths give the
+same answers.
 """
 
 from __future__ import annotations
@@ -17,105 +21,195 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
+from pydantic import ValidationError
+from starlette.responses import Response
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vaultauth.api.schemas import record_body, resolve_body
+from vaultauth.api.errors import domain_error_response
+from vaultauth.api.schemas import AuthCreateBody, record_body, resolve_body
 from vaultauth.errors import VaultauthError
+from vaultauth.keys import Principal, split_key, verify
 from vaultauth.keys import Scope as KeyScope
-from vaultauth.keys import split_key, verify
 from vaultauth.wiring import Runtime
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-GET_TEMPLATE = "/v1/integrations/{integrationId}/auth/{authId}"
-RESOLVE_TEMPLATE = "/v1/integrations/{integrationId}/auth/{authId}/resolve"
-_JSON = (b"content-type", b"application/json")
-_NO_STORE = (b"cache-control", b"no-store")
+_JSON_TYPES = (b"application/json", b"application/json; charset=utf-8")
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _api_key(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"x-api-key":
-            return str(value.decode("latin-1"))
+class Operation(Enum):
+    # (method, path template, scope)
+    CREATE = ("POST", "/v1/integrations/{integrationId}/auth", KeyScope.AUTH_WRITE)
+    GET = ("GET", "/v1/integrations/{integrationId}/auth/{authId}", KeyScope.AUTH_READ)
+    RESOLVE = (
+        "POST",
+        "/v1/integrations/{integrationId}/auth/{authId}/resolve",
+        KeyScope.CREDENTIALS_READ,
+    )
+
+
+def _match(scope: Scope) -> tuple[Operation, str, str] | None:
+    """(operation, integrationId, authId or "") of a request this layer may serve."""
+    if scope["query_string"]:
+        return None
+    parts = scope["path"].split("/")
+    if parts[:3] != ["", "v1", "integrations"] or len(parts) < 5 or parts[4] != "auth":
+        return None
+    method = scope["method"]
+    if len(parts) == 5 and method == "POST":
+        operation, auth_id = Operation.CREATE, ""
+    elif len(parts) == 6 and method == "GET":
+        operation, auth_id = Operation.GET, parts[5]
+    elif len(parts) == 7 and method == "POST" and parts[6] == "resolve":
+        operation, auth_id = Operation.RESOLVE, parts[5]
+    else:
+        return None
+    if not _ID.fullmatch(parts[3]) or (auth_id and not _ID.fullmatch(auth_id)):
+        return None
+    return operation, parts[3], auth_id
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
     return None
 
 
 def _has_body(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
-            return True
-    return False
+    length = _header(scope, b"content-length")
+    return _header(scope, b"transfer-encoding") is not None or (length not in (None, b"0"))
 
 
-def _route(routes: list[BaseRoute], path: str, method: str) -> BaseRoute:
+def _route(routes: list[BaseRoute], operation: Operation) -> BaseRoute:
+    method, path, _scope = operation.value
     for route in routes:
         if getattr(route, "path", None) == path and method in getattr(route, "methods", ()):
             return route
     raise LookupError(f"no route {method} {path}")
 
 
-class CachedAnswers:
-    """ASGI middleware; `runtime()` gives the process's Runtime (built by the lifespan)."""
+class FastPath:
+    """ASGI middleware in front of the router; `runtime()` gives the process's Runtime."""
 
     def __init__(
-        self, app: ASGIApp, runtime: Callable[[], Runtime | None], routes: list[BaseRoute]
+        self,
+        app: ASGIApp,
+        runtime: Callable[[], Runtime | None],
+        routes: list[BaseRoute],
+        retry_after_seconds: int,
     ) -> None:
         self.app = app
         self._runtime = runtime
-        # Set in the scope like the router does, so the access log and metrics name the route.
-        self._get_route = _route(routes, GET_TEMPLATE, "GET")
-        self._resolve_route = _route(routes, RESOLVE_TEMPLATE, "POST")
+        self._retry_after = retry_after_seconds
+        # Set in the scope as the router does, so the access log and metrics name the route.
+        self._routes = {operation: _route(routes, operation) for operation in Operation}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = self._answer(scope) if scope["type"] == "http" else None
-        if answer is None:
+        matched = _match(scope) if scope["type"] == "http" else None
+        runtime = self._runtime() if matched is not None else None
+        principal = self._principal(runtime, scope, matched[0]) if matched and runtime else None
+        if matched is None or runtime is None or principal is None:
             await self.app(scope, receive, send)
             return
-        route, body, headers = answer
-        scope["route"] = route
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        operation, integration_id, auth_id = matched
+        if operation is Operation.CREATE:
+            await self._create(runtime, principal, integration_id, scope, receive, send)
+            return
+        record = runtime.index.records.get((principal.tenant, integration_id, auth_id))
+        if record is None or _has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self._routes[operation]
+        if operation is Operation.GET:
+            await self._json(record_body(record))(scope, receive, send)
+            return
+        try:
+            credential = await runtime.service.credential_of(record)
+        except VaultauthError as exc:
+            await domain_error_response(exc, self._retry_after)(scope, receive, send)
+            return
+        await self._json(resolve_body(record, credential), _NO_STORE)(scope, receive, send)
 
-    def _answer(self, scope: Scope) -> tuple[BaseRoute, bytes, list[tuple[bytes, bytes]]] | None:
-        """The route, body and headers of a 200 answerable from memory, else None."""
-        parts = scope["path"].split("/")
-        method = scope["method"]
-        if scope["query_string"] or parts[:3] != ["", "v1", "integrations"] or len(parts) < 6:
-            return None
-        if method == "GET" and len(parts) == 6:
-            wanted, route = KeyScope.AUTH_READ, self._get_route
-        elif method == "POST" and len(parts) == 7 and parts[6] == "resolve":
-            wanted, route = KeyScope.CREDENTIALS_READ, self._resolve_route
-        else:
-            return None
-        integration_id, auth_id = parts[3], parts[5]
-        if parts[4] != "auth" or not (_ID.fullmatch(integration_id) and _ID.fullmatch(auth_id)):
-            return None
-        runtime = self._runtime()
-        if runtime is None or _has_body(scope):
-            return None
-        api_key = _api_key(scope)
+    async def _create(
+        self,
+        runtime: Runtime,
+        principal: Principal,
+        integration_id: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        body = await _read_body(receive)
+        if body is None:
+            return  # the client went away
+        try:
+            if _header(scope, b"content-type") not in _JSON_TYPES:
+                raise ValueError("not JSON")
+            # As FastAPI does it: the JSON parsed first, then the model validated.
+            parsed = AuthCreateBody.model_validate(json.loads(body))
+        except (ValueError, ValidationError):
+            # The router answers it, with its usual 400/415/422 (the body is handed on).
+            await self.app(scope, _replay(body, receive), send)
+            return
+        scope["route"] = self._routes[Operation.CREATE]
+        try:
+            record = await runtime.service.create(
+                principal.tenant, integration_id, parsed.to_domain()
+            )
+        except VaultauthError as exc:
+            await domain_error_response(exc, self._retry_after)(scope, receive, send)
+            return
+        await self._json(record_body(record))(scope, receive, send)
+
+    @staticmethod
+    def _principal(runtime: Runtime, scope: Scope, operation: Operation) -> Principal | None:
+        """The caller, when its key is cached, verifies and has the scope; else None."""
+        raw = _header(scope, b"x-api-key")
+        api_key = raw.decode("latin-1") if raw is not None else None
         key_parts = split_key(api_key) if api_key else None
         stored = runtime.index.keys.get(key_parts[0]) if key_parts is not None else None
         if stored is None:
             return None
         try:
             principal = verify(api_key, stored)
-            principal.require(wanted)
+            principal.require(operation.value[2])
         except VaultauthError:
             return None  # the router gives the 401/403, with its own rules
-        record = runtime.index.records.get((principal.tenant, integration_id, auth_id))
-        if record is None:
+        return principal
+
+    @staticmethod
+    def _json(content: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+        """Rendered as Starlette's JSONResponse renders (the router's answers)."""
+        body = json.dumps(
+            content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+        ).encode("utf-8")
+        return Response(body, headers=headers, media_type="application/json")
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
             return None
-        content: dict[str, Any]
-        if route is self._get_route:
-            content, headers = record_body(record), [_JSON]
-        else:
-            credential = runtime.service.cached_credential(record)
-            if credential is None:
-                return None
-            content, headers = resolve_body(record, credential), [_JSON, _NO_STORE]
-        body = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
-        return route, body, [(b"content-length", str(len(body)).encode()), *headers]
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

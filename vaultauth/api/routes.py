@@ -24,7 +24,7 @@ from vaultauth.api.schemas import (
     resolve_body,
 )
 from vaultauth.ids import ID_PATTERN
-from vaultauth.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, AuthCreate, AuthUpdate
+from vaultauth.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, AuthUpdate
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 413, 422, 502, 503)
@@ -49,12 +49,8 @@ AuthId = Annotated[
 async def create_auth(
     integrationId: IntegrationId, body: AuthCreateBody, principal: Writer, service: Service
 ) -> Response:
-    request = AuthCreate(
-        auth_type=body.authType,
-        credential_fields=body.credential_fields(),
-        headers=tuple(body.headers),
-    )
-    return JSONResponse(record_body(await service.create(principal.tenant, integrationId, request)))
+    created = await service.create(principal.tenant, integrationId, body.to_domain())
+    return JSONResponse(record_body(created))
 
 
 @router.get("/integrations/{integrationId}/auth", tags=["auth"], response_model=AuthList)

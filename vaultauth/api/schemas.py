@@ -7,7 +7,7 @@ auth type is known, so fields of another type are ignored rather than rejected.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -22,6 +22,7 @@ from vaultauth.models import (
     Header,
 )
 from vaultauth.resolve import ResolvedCredential
+from vaultauth.service import AuthCreate
 
 
 def _auth_type(value: object) -> object:
@@ -94,6 +95,13 @@ class AuthCreateBody(_CredentialFields):
     authType: AuthTypeIn
     headers: HeadersIn = Field(default_factory=list)
 
+    def to_domain(self) -> AuthCreate:
+        return AuthCreate(
+            auth_type=self.authType,
+            credential_fields=self.credential_fields(),
+            headers=tuple(self.headers),
+        )
+
 
 class AuthUpdateBody(_CredentialFields):
     authType: AuthTypeIn | None = None
@@ -111,7 +119,8 @@ class ApiKeyOut(BaseModel):
 
 
 def _rfc3339(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """`2023-11-07T05:31:56Z` (whole seconds, UTC)."""
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 class AuthOut(BaseModel):

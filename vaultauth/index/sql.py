@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from vaultauth.errors import Conflict, IndexUnavailable, InvalidInput
 from vaultauth.ids import validate_path_segment
+from vaultauth.index.driver import DriverQueries
 from vaultauth.index.schema import STATE_ACTIVE, STATE_DELETING, api_keys, auth_records
 from vaultauth.keys import ApiKeyRecord, Scope
 from vaultauth.models import ApiKeyPosition, AuthRecord, AuthType, Header, Page
@@ -124,15 +125,18 @@ def _same_record(tenant: str, integration_id: str, auth_id: str) -> Any:
 
 
 class SqlMetadataIndex:
-    """MetadataIndex and KeyIndex on one SQLAlchemy engine."""
+    """MetadataIndex and KeyIndex on one SQLAlchemy engine (blocking; see threaded.py).
+
+    The hot queries (get, insert, update, find_key) run on the driver directly (driver.py)."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self.engine = engine
+        self.driver = DriverQueries(engine)
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
         try:
-            with self._engine.begin() as connection:
+            with self.engine.begin() as connection:
                 yield connection
         except sa_exc.IntegrityError:
             raise Conflict("the record already exists") from None
@@ -153,25 +157,10 @@ class SqlMetadataIndex:
             return work(connection)
 
     def insert(self, record: AuthRecord) -> None:
-        self._run(
-            lambda c: c.execute(
-                auth_records.insert().values(
-                    tenant=record.tenant,
-                    integration_id=record.integration_id,
-                    auth_id=record.auth_id,
-                    state=STATE_ACTIVE,
-                    created_at=record.created_at,
-                    **_columns_of(record),
-                )
-            )
-        )
+        self.driver.insert(record)
 
     def get(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord | None:
-        query = select(auth_records).where(
-            _same_record(tenant, integration_id, auth_id), auth_records.c.state == STATE_ACTIVE
-        )
-        row = self._run(lambda c: c.execute(query).first())
-        return _record_from(row) if row is not None else None
+        return self.driver.get(tenant, integration_id, auth_id)
 
     def list_page(
         self, tenant: str, integration_id: str, *, limit: int, cursor: str | None
@@ -198,16 +187,7 @@ class SqlMetadataIndex:
         return Page(records=records, next_cursor=next_cursor)
 
     def update(self, record: AuthRecord, *, expected_version: int) -> bool:
-        statement = (
-            update(auth_records)
-            .where(
-                _same_record(record.tenant, record.integration_id, record.auth_id),
-                auth_records.c.state == STATE_ACTIVE,
-                auth_records.c.kv_version == expected_version,
-            )
-            .values(**_columns_of(record))
-        )
-        return self._run(lambda c: c.execute(statement).rowcount == 1)
+        return self.driver.update(record, expected_version=expected_version)
 
     def mark_deleting(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord | None:
         def work(connection: Connection) -> AuthRecord | None:
@@ -242,8 +222,8 @@ class SqlMetadataIndex:
 
     def check_ready(self) -> None:
         self._run(lambda c: c.execute(select(1)).scalar_one())
-        database = self._engine.url.database
-        if self._engine.dialect.name == "sqlite" and database and database != ":memory:":
+        database = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
             self._check_sqlite_file(database)
 
     @staticmethod
@@ -276,9 +256,7 @@ class SqlMetadataIndex:
         )
 
     def find_key(self, key_id: str) -> ApiKeyRecord | None:
-        query = select(api_keys).where(api_keys.c.key_id == key_id)
-        row = self._run(lambda c: c.execute(query).first())
-        return _key_from(row) if row is not None else None
+        return self.driver.find_key(key_id)
 
     def list_keys(self, tenant: str | None = None) -> list[ApiKeyRecord]:
         query = select(api_keys).order_by(api_keys.c.created_at)

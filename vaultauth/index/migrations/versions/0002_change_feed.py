@@ -1,6 +1,7 @@
 """The change feed: the index announces every change of a record or an API key.
 
 SQLite: triggers append the changed subject to `index_changes` (polled by every process).
+Announced: a record's update or delete; an API key's insert, update or delete.
 PostgreSQL: triggers `pg_notify('vaultauth_changes', subject)` (LISTENed to by every process).
 Subjects: `record:<tenant>/<integrationId>/<authId>` and `key:<keyId>`. See index/feed.py.
 
@@ -18,8 +19,9 @@ depends_on = None
 _RECORD = "'record:' || {row}.tenant || '/' || {row}.integration_id || '/' || {row}.auth_id"
 _KEY = "'key:' || {row}.key_id"
 # (table, event, row alias, subject expression)
+# A new record needs no announcement (no cache holds a record before it exists), and creates
+# are hot; a new API key is announced (a cache may remember that its id was unknown).
 _TRIGGERS = [
-    ("auth_records", "INSERT", "NEW", _RECORD),
     ("auth_records", "UPDATE", "NEW", _RECORD),
     ("auth_records", "DELETE", "OLD", _RECORD),
     ("api_keys", "INSERT", "NEW", _KEY),
@@ -56,9 +58,12 @@ def upgrade() -> None:
             $$ LANGUAGE plpgsql
             """
         )
-        for table in ("auth_records", "api_keys"):
+        for table, events in (
+            ("auth_records", "UPDATE OR DELETE"),
+            ("api_keys", "INSERT OR UPDATE OR DELETE"),
+        ):
             op.execute(
-                f"CREATE TRIGGER {table}_announced AFTER INSERT OR UPDATE OR DELETE ON {table} "
+                f"CREATE TRIGGER {table}_announced AFTER {events} ON {table} "
                 "FOR EACH ROW EXECUTE FUNCTION vaultauth_announce_change()"
             )
         return

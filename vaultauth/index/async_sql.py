@@ -1,8 +1,9 @@
-"""The async index ports over the blocking SqlMetadataIndex: each query runs in a worker thread.
+"""The async index ports over the blocking SqlMetadataIndex, never blocking the event loop.
 
-The thread pool is anyio's default limiter, which the app sizes to VAULTAUTH_WORKER_THREADS
-(and the SQL pool to match), so a burst of queries queues for a thread rather than for a
-connection.
+Queries run in worker threads (anyio's default limiter, which the app sizes to
+VAULTAUTH_WORKER_THREADS, and the SQL pool to match). On SQLite the hot ones (get, insert,
+update, find_key) first try the event loop's own connection, which never waits (see
+loop_sqlite.py): cheaper than a thread hop; a busy database sends them to a thread after all.
 """
 
 from __future__ import annotations
@@ -12,21 +13,43 @@ from datetime import datetime
 
 from anyio import to_thread
 
+from vaultauth.index.loop_sqlite import Busy, LoopSqliteQueries
 from vaultauth.index.sql import SqlMetadataIndex
 from vaultauth.keys import ApiKeyRecord
 from vaultauth.models import AuthRecord, Page
 
 
-class ThreadedIndex:
+class AsyncSqlIndex:
     """MetadataIndex and KeyIndex (async) on an SqlMetadataIndex."""
 
-    def __init__(self, index: SqlMetadataIndex) -> None:
+    def __init__(self, index: SqlMetadataIndex, *, loop_queries: bool = True) -> None:
+        """With `loop_queries` (and SQLite), hot queries try the event loop's connection first;
+        without, every query runs in a worker thread (one-shot commands)."""
         self.sql = index
+        self._on_loop = (
+            LoopSqliteQueries(index.engine, index.driver.write_lock)
+            if loop_queries and _sqlite_file(index)
+            else None
+        )
+
+    def close(self) -> None:
+        if self._on_loop is not None:
+            self._on_loop.close()
 
     async def insert(self, record: AuthRecord) -> None:
+        if self._on_loop is not None:
+            try:
+                return self._on_loop.insert(record)
+            except Busy:
+                pass
         await to_thread.run_sync(self.sql.insert, record)
 
     async def get(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord | None:
+        if self._on_loop is not None:
+            try:
+                return self._on_loop.get(tenant, integration_id, auth_id)
+            except Busy:
+                pass
         return await to_thread.run_sync(self.sql.get, tenant, integration_id, auth_id)
 
     async def list_page(
@@ -37,6 +60,11 @@ class ThreadedIndex:
         )
 
     async def update(self, record: AuthRecord, *, expected_version: int) -> bool:
+        if self._on_loop is not None:
+            try:
+                return self._on_loop.update(record, expected_version=expected_version)
+            except Busy:
+                pass
         return await to_thread.run_sync(
             lambda: self.sql.update(record, expected_version=expected_version)
         )
@@ -60,6 +88,11 @@ class ThreadedIndex:
         await to_thread.run_sync(self.sql.add_key, key)
 
     async def find_key(self, key_id: str) -> ApiKeyRecord | None:
+        if self._on_loop is not None:
+            try:
+                return self._on_loop.find_key(key_id)
+            except Busy:
+                pass
         return await to_thread.run_sync(self.sql.find_key, key_id)
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyRecord]:
@@ -67,3 +100,8 @@ class ThreadedIndex:
 
     async def revoke_key(self, key_id: str, at: datetime) -> bool:
         return await to_thread.run_sync(self.sql.revoke_key, key_id, at)
+
+
+def _sqlite_file(index: SqlMetadataIndex) -> bool:
+    database = index.engine.url.database
+    return index.engine.dialect.name == "sqlite" and bool(database) and database != ":memory:"

@@ -1,0 +1,214 @@
+"""The index's hot queries, on the database driver directly (sqlite3 or psycopg).
+
+Creating, updating and reading one record, and looking up an API key, run on every write and
+on every cache miss. Through SQLAlchemy Core each of them costs 100-400 µs of CPU here, through
+the driver 5-50 µs (see docs/benchmarks.md), so these four are written in plain SQL on a pooled
+DB-API connection; everything else in `sql.py` stays on SQLAlchemy. Both read and write the
+very same columns SQLAlchemy does (SQLite keeps UTC date-times as `YYYY-MM-DD HH:MM:SS.ffffff`
+text and headers as JSON text), so either can read what the other wrote. psycopg prepares a
+statement on the server once it has run a few times on a connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
+
+from vaultauth.errors import Conflict, IndexUnavailable
+from vaultauth.index.schema import STATE_ACTIVE
+from vaultauth.keys import ApiKeyRecord, Scope
+from vaultauth.models import ApiKeyPosition, AuthRecord, AuthType, Header
+
+log = logging.getLogger("vaultauth.index")
+
+_RECORD_COLUMNS = (
+    "tenant, integration_id, auth_id, auth_type, headers, api_key_name, api_key_position, "
+    "kv_version, created_at, updated_at"
+)
+_SAME_RECORD = "tenant = :tenant AND integration_id = :integration_id AND auth_id = :auth_id"
+
+_GET = (
+    f"SELECT {_RECORD_COLUMNS} FROM auth_records WHERE {_SAME_RECORD} AND state = '{STATE_ACTIVE}'"
+)
+_INSERT = (
+    f"INSERT INTO auth_records ({_RECORD_COLUMNS}, state) VALUES (:tenant, :integration_id, "
+    ":auth_id, :auth_type, :headers, :api_key_name, :api_key_position, :kv_version, "
+    f":created_at, :updated_at, '{STATE_ACTIVE}')"
+)
+_UPDATE = (
+    "UPDATE auth_records SET auth_type = :auth_type, headers = :headers, "
+    "api_key_name = :api_key_name, api_key_position = :api_key_position, "
+    "kv_version = :kv_version, updated_at = :updated_at "
+    f"WHERE {_SAME_RECORD} AND state = '{STATE_ACTIVE}' AND kv_version = :expected_version"
+)
+_FIND_KEY = (
+    "SELECT key_id, tenant, scopes, secret_hash, created_at, revoked_at "
+    "FROM api_keys WHERE key_id = :key_id"
+)
+_NAMED = re.compile(r":(\w+)")
+
+
+class DriverQueries:
+    """get / insert / update of a record and find_key, on `engine`'s pooled DB-API connections."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        # SQLite lets one writer in at a time and makes the others sleep and retry (1, 2, 5,
+        # 10 ... ms): threads of one process queue here instead, which is far cheaper.
+        self.write_lock = threading.Lock()
+        self._write_lock: AbstractContextManager[object] = (
+            self.write_lock if self._sqlite else nullcontext()
+        )
+        dbapi = engine.dialect.dbapi
+        assert dbapi is not None
+        self._dbapi = dbapi
+        # sqlite3 takes :name; psycopg takes %(name)s.
+        self._sql = {
+            name: sql if self._sqlite else _NAMED.sub(r"%(\1)s", sql)
+            for name, sql in (
+                ("get", _GET),
+                ("insert", _INSERT),
+                ("update", _UPDATE),
+                ("find_key", _FIND_KEY),
+            )
+        }
+
+    def get(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord | None:
+        params = {"tenant": tenant, "integration_id": integration_id, "auth_id": auth_id}
+        with self._cursor() as cursor:
+            cursor.execute(self._sql["get"], params)
+            row = cursor.fetchone()
+        return self._record(row) if row is not None else None
+
+    def insert(self, record: AuthRecord) -> None:
+        params = self._columns(record)
+        params["created_at"] = self._moment(record.created_at)
+        with self._writing() as cursor:
+            cursor.execute(self._sql["insert"], params)
+
+    def update(self, record: AuthRecord, *, expected_version: int) -> bool:
+        params = self._columns(record)
+        params["expected_version"] = expected_version
+        with self._writing() as cursor:
+            cursor.execute(self._sql["update"], params)
+            return bool(cursor.rowcount == 1)
+
+    def find_key(self, key_id: str) -> ApiKeyRecord | None:
+        with self._cursor() as cursor:
+            cursor.execute(self._sql["find_key"], {"key_id": key_id})
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        key_id, tenant, scopes, secret_hash, created_at, revoked_at = row
+        return ApiKeyRecord(
+            key_id=key_id,
+            tenant=tenant,
+            scopes=frozenset(Scope(s) for s in scopes.split()),
+            secret_hash=secret_hash,
+            created_at=self._read_moment(created_at),
+            revoked_at=self._read_moment(revoked_at) if revoked_at is not None else None,
+        )
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:
+        """A cursor for one write transaction."""
+        with self._write_lock, self._cursor() as cursor:
+            yield cursor
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        """A cursor on a pooled connection; committed on success, errors translated."""
+        try:
+            connection = self._engine.raw_connection()
+        except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError):
+            raise IndexUnavailable("the metadata index is unavailable") from None
+        dbapi = self._dbapi
+        try:
+            cursor = connection.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+            connection.commit()
+        except dbapi.IntegrityError:
+            connection.rollback()
+            raise Conflict("the record already exists") from None
+        except (dbapi.OperationalError, dbapi.InterfaceError):
+            connection.invalidate()  # a broken connection must not go back to the pool
+            raise IndexUnavailable("the metadata index is unavailable") from None
+        except dbapi.Error as exc:
+            connection.rollback()
+            # A schema that was never migrated, or a value the driver refuses: the message
+            # (with SQL and bound parameters) stays out of logs and answers.
+            log.error("index query failed: %s", type(exc).__name__)
+            raise IndexUnavailable(
+                "the metadata index could not run the query", code="index_error"
+            ) from None
+        finally:
+            connection.close()  # back to the pool
+
+    def _columns(self, record: AuthRecord) -> dict[str, Any]:
+        return {
+            "tenant": record.tenant,
+            "integration_id": record.integration_id,
+            "auth_id": record.auth_id,
+            "auth_type": record.auth_type.value,
+            "headers": json.dumps([{"key": h.key, "value": h.value} for h in record.headers]),
+            "api_key_name": record.api_key_name,
+            "api_key_position": (
+                record.api_key_position.value if record.api_key_position else None
+            ),
+            "kv_version": record.version,
+            "updated_at": self._moment(record.updated_at),
+        }
+
+    def _moment(self, moment: datetime) -> Any:
+        """A date-time as the column stores it (SQLite: naive UTC text, as SQLAlchemy writes)."""
+        if self._sqlite:
+            return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return moment
+
+    @staticmethod
+    def _read_moment(value: Any) -> datetime:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        assert isinstance(moment, datetime)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    def _record(self, row: Any) -> AuthRecord:
+        (
+            tenant,
+            integration_id,
+            auth_id,
+            auth_type,
+            headers,
+            api_key_name,
+            api_key_position,
+            version,
+            created_at,
+            updated_at,
+        ) = row
+        headers = json.loads(headers) if isinstance(headers, str) else headers
+        return AuthRecord(
+            tenant=tenant,
+            integration_id=integration_id,
+            auth_id=auth_id,
+            auth_type=AuthType(auth_type),
+            headers=tuple(Header(key=h["key"], value=h["value"]) for h in headers),
+            api_key_name=api_key_name,
+            api_key_position=ApiKeyPosition(api_key_position) if api_key_position else None,
+            version=version,
+            created_at=self._read_moment(created_at),
+            updated_at=self._read_moment(updated_at),
+        )
