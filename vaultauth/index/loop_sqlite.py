@@ -67,24 +67,19 @@ class LoopSqliteQueries(DriverQueries):
 
     @contextmanager
     def _writing(self) -> Iterator[Any]:
+        """One statement in autocommit: it is its own transaction (triggers included), and a
+        locked database fails it at once, before anything is written."""
         if not self._shared_write_lock.acquire(blocking=False):
             raise Busy
         try:
-            connection = self._connect()
+            cursor = self._connect().cursor()
             try:
-                connection.execute("BEGIN IMMEDIATE")
+                yield cursor
+            except sqlite3.IntegrityError:
+                raise Conflict("the record already exists") from None
             except sqlite3.OperationalError as exc:
                 raise _busy_or_unavailable(exc) from None
-            try:
-                cursor = connection.cursor()
-                yield cursor
-                connection.execute("COMMIT")
-            except sqlite3.IntegrityError:
-                connection.execute("ROLLBACK")
-                raise Conflict("the record already exists") from None
             except sqlite3.Error:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
                 self.close()
                 raise IndexUnavailable("the metadata index is unavailable") from None
         finally:

@@ -1,8 +1,8 @@
-"""The Vault KV v2 adapter: asyncio + aiohttp on pooled keep-alive connections, with failover.
+"""The Vault KV v2 adapter: asyncio on pooled keep-alive connections (http11.py), with failover.
 
 This is the hot path's Vault client: every resolve that misses the cache, every create and
 every update goes through it, so it does one thing per call (one HTTP request, one JSON parse)
-and never leaves the event loop. It costs about a sixth of the CPU of hvac + requests per KV
+and never leaves the event loop. It costs a small fraction of the CPU of hvac + requests per KV
 call (see docs/benchmarks.md); hvac stays where it serves, for logins (`vault_login.py`).
 
 Failures are translated here, once, into the domain tree; Vault's answer bodies and URLs never
@@ -36,11 +36,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-import aiohttp
-
 from vaultauth.errors import Conflict, VaultauthError, VaultUnavailable
 from vaultauth.ids import validate_mount
 from vaultauth.ports import SecretVersionInfo
+from vaultauth.store.http11 import CallTimedOut, ConnectionFailed, HttpClient
 
 T = TypeVar("T")
 
@@ -50,7 +49,6 @@ _CONNECT_TIMEOUT = 1.5
 _DISCOVERY_TIMEOUT = 1.0
 _REDISCOVER_EVERY = 10.0
 _ROUND_BACKOFF = 0.25
-_MAX_REDIRECTS = 5
 
 # Statuses after which another node may succeed where this one did not.
 _NODE_STATUSES = frozenset({429, 500, 502, 503})
@@ -109,12 +107,14 @@ def _normalise(addr: str) -> str:
     return addr.strip().rstrip("/").lower()
 
 
-def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
-    if verify is False:
-        return False
+def _ssl_context(verify: bool | str) -> ssl.SSLContext:
     if isinstance(verify, str):
         return ssl.create_default_context(cafile=verify)
-    return ssl.create_default_context()
+    context = ssl.create_default_context()
+    if verify is False:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 class VaultKV:
@@ -147,14 +147,13 @@ class VaultKV:
         self._token_rejected = token_rejected
         self._request_id = request_id
         self._budget = failover_budget
-        self._timeout = aiohttp.ClientTimeout(
-            total=timeout, sock_connect=min(_CONNECT_TIMEOUT, timeout)
+        self._http = HttpClient(
+            timeout=timeout,
+            connect_timeout=min(_CONNECT_TIMEOUT, timeout),
+            pool_size=pool_size,
+            ssl_context=_ssl_context(verify),
         )
-        self._discovery_timeout = aiohttp.ClientTimeout(total=_DISCOVERY_TIMEOUT)
-        self._pool_size = pool_size
-        self._ssl = _ssl_context(verify)
         self._base_headers = {"X-Vault-Namespace": namespace} if namespace else {}
-        self._session: aiohttp.ClientSession | None = None
         self._preferred = 0
         self._discovering = False
         self._last_discovery = 0.0
@@ -169,9 +168,7 @@ class VaultKV:
         self._token = token
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     # --- the KV v2 operations -------------------------------------------------------------
 
@@ -286,19 +283,6 @@ class VaultKV:
 
     # --- plumbing -------------------------------------------------------------------------
 
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=self._pool_size, limit_per_host=self._pool_size, ssl=self._ssl
-                ),
-                timeout=self._timeout,
-                trust_env=False,  # no proxy or netrc from the environment between us and Vault
-                json_serialize=json.dumps,
-                skip_auto_headers=("User-Agent",),
-            )
-        return self._session
-
     async def _read_settled(self, path: str, version: int) -> dict[str, Any] | None:
         """Read `version` from the elected leader, waiting out replication lag within budget."""
         deadline = time.monotonic() + self._budget
@@ -344,19 +328,15 @@ class VaultKV:
             headers["Content-Type"] = "application/json"
         url = f"{self._addrs[node]}/v1/{self._mount}/{endpoint}"
         try:
-            async with self._http().request(
-                method, url, data=body, headers=headers, max_redirects=_MAX_REDIRECTS
-            ) as response:
-                answer = _Answer(
-                    response.status, await response.read(), response.headers.get("X-Vault-Index")
-                )
-        except TimeoutError:
+            reply = await self._http.request(method, url, headers=headers, body=body)
+        except CallTimedOut:
             raise _NodeFailure(
                 VaultUnavailable("Vault did not answer in time", code="vault_timeout")
             ) from None
-        except aiohttp.ClientError:
+        except ConnectionFailed:
             # Connection refused or reset, a redirect loop, a broken answer.
             raise _NodeFailure(VaultUnavailable("Vault is unreachable")) from None
+        answer = _Answer(reply.status, reply.body, reply.headers.get("x-vault-index"))
         if answer.vault_index:
             self._remember_index(answer.vault_index)
         if answer.status < 300 or (answer.status == 404 and missing_ok):
@@ -416,16 +396,15 @@ class VaultKV:
     async def _probe(self, addr: str, endpoint: str) -> tuple[int, Any]:
         """GET a sys endpoint of one node: (status, JSON body or None); (0, None) if down."""
         try:
-            async with self._http().get(
-                f"{addr}{endpoint}", headers=self._base_headers, timeout=self._discovery_timeout
-            ) as response:
-                body = await response.read()
-                try:
-                    return response.status, json.loads(body) if body else None
-                except ValueError:
-                    return response.status, None
-        except (TimeoutError, aiohttp.ClientError):
+            reply = await self._http.request(
+                "GET", f"{addr}{endpoint}", headers=self._base_headers, timeout=_DISCOVERY_TIMEOUT
+            )
+        except (CallTimedOut, ConnectionFailed):
             return 0, None
+        try:
+            return reply.status, json.loads(reply.body) if reply.body else None
+        except ValueError:
+            return reply.status, None
 
     async def _discover_leader(self, *, force: bool = False) -> None:
         """Prefer the node that a majority of all nodes name as leader in `sys/leader`."""
