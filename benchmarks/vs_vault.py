@@ -21,8 +21,9 @@ the facade to Vault with their targets, the machine, and the facades' RSS.
 
 The scale part fills two fresh indexes, one with 1,000 records and one with N, inserting rows
 straight into them (SQLAlchemy Core, batches of 10,000; GET and list need no Vault documents),
-starts one facade of the same configuration on each, and measures GET and list p50 with
-`wrk -t1 -c1` on both in interleaved rounds (p50: median over rounds).
+starts one facade of the same configuration on each, with its record and key caches off so that
+every request reads the index, and measures GET and list p50 with `wrk -t1 -c1` on both in
+interleaved rounds (p50: median over rounds). It also prints the index's query plans at N.
 
     .venv/bin/python benchmarks/vs_vault.py                   # both parts: 1,000 records, then
                                                               # the scale part at 1,000,000
@@ -66,7 +67,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -141,6 +142,7 @@ class Plan:
     index: str
     pg_url: str
     workers: int
+    memory_records: int
 
 
 def parse_args(argv: Sequence[str] | None) -> Plan:
@@ -148,7 +150,12 @@ def parse_args(argv: Sequence[str] | None) -> Plan:
         description=(__doc__ or "").splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--only", choices=("all", "throughput", "scale"), default="all")
+    parser.add_argument(
+        "--only", choices=("all", "throughput", "client", "scale", "memory"), default="all"
+    )
+    parser.add_argument(
+        "--memory-records", type=int, help="records of the memory part; default 100000"
+    )
     parser.add_argument("--quick", action="store_true", help="short run for CI")
     parser.add_argument("--records", type=int, help="default 1000 (--quick: 100)")
     parser.add_argument(
@@ -196,6 +203,7 @@ def parse_args(argv: Sequence[str] | None) -> Plan:
         index=args.index,
         pg_url=args.pg_url,
         workers=args.workers,
+        memory_records=int(pick(args.memory_records, 100_000, 500)),
     )
     problems = [
         "--records must be at least 1" if plan.records < 1 else "",
@@ -667,10 +675,11 @@ def start_facade(
     name: str,
     bao: Bao,
     index_url: str,
-    cache_ttl: int,
+    cache_ttl: int | None,
     plan: Plan,
     workdir: Path,
     stack: contextlib.ExitStack,
+    **extra_env: str,
 ) -> Facade:
     port = free_port()
     slug = name.replace(" ", "-")
@@ -681,9 +690,10 @@ def start_facade(
         VAULTAUTH_VAULT_PREFIX=PREFIX,
         VAULTAUTH_INDEX_URL=index_url,
         VAULTAUTH_DATA_DIR=str(workdir / f"data-{slug}"),
-        VAULTAUTH_RESOLVE_CACHE_TTL=str(cache_ttl),
+        **({} if cache_ttl is None else {"VAULTAUTH_RESOLVE_CACHE_TTL": str(cache_ttl)}),
         # The default level: every request writes its access-log line, as in production.
         VAULTAUTH_LOG_LEVEL="info",
+        **extra_env,
     )
     command = [sys.executable, "-m", "vaultauth", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port)]
@@ -701,35 +711,41 @@ def auth_path(integration_id: str, auth_id: str | None = None) -> str:
     return path if auth_id is None else f"{path}/{auth_id}"
 
 
-def seed_through_api(facade: Facade, key: str, count: int) -> list[Record]:
-    """Create `count` BEARER_TOKEN records, RECORDS_PER_INTEGRATION per integration."""
-    integrations = math.ceil(count / RECORDS_PER_INTEGRATION)
-    began = time.monotonic()
-    limits = httpx.Limits(max_connections=8)
+def call_in_parallel(
+    facade: Facade, key: str, count: int, call: Callable[[httpx.Client, int], Any]
+) -> list[Any]:
+    """`call(client, n)` for n in range(count), 8 at a time; a failure stops the rest."""
     with httpx.Client(
         base_url=facade.url,
         headers={"X-API-Key": key},
         timeout=30,
-        limits=limits,
+        limits=httpx.Limits(max_connections=8),
         trust_env=False,
     ) as client:
-
-        def create(n: int) -> Record:
-            integration = f"intg_{n % integrations:04d}"
-            body = {"authType": "BEARER_TOKEN", "token": f"seed-{n}-{secrets.token_hex(8)}"}
-            response = client.post(auth_path(integration), json=body)
-            if response.status_code != 200:
-                raise RequestsFailed(
-                    f"seeding: POST {auth_path(integration)} answered {response.status_code}: "
-                    f"{response.text[:300]}"
-                )
-            return Record(integration, str(response.json()["authId"]))
-
         pool = ThreadPoolExecutor(max_workers=8)
         try:
-            records = list(pool.map(create, range(count)))
-        finally:  # on a failure or Ctrl-C, drop the creates not yet started
+            return list(pool.map(lambda n: call(client, n), range(count)))
+        finally:  # on a failure or Ctrl-C, drop the calls not yet started
             pool.shutdown(cancel_futures=True)
+
+
+def seed_through_api(facade: Facade, key: str, count: int) -> list[Record]:
+    """Create `count` BEARER_TOKEN records, RECORDS_PER_INTEGRATION per integration."""
+    integrations = math.ceil(count / RECORDS_PER_INTEGRATION)
+    began = time.monotonic()
+
+    def create(client: httpx.Client, n: int) -> Record:
+        integration = f"intg_{n % integrations:04d}"
+        body = {"authType": "BEARER_TOKEN", "token": f"seed-{n}-{secrets.token_hex(8)}"}
+        response = client.post(auth_path(integration), json=body)
+        if response.status_code != 200:
+            raise RequestsFailed(
+                f"seeding: POST {auth_path(integration)} answered {response.status_code}: "
+                f"{response.text[:300]}"
+            )
+        return Record(integration, str(response.json()["authId"]))
+
+    records = call_in_parallel(facade, key, count, create)
     elapsed = time.monotonic() - began
     print(
         f"seeded {count} records over {integrations} integrations through the API in "
@@ -977,6 +993,7 @@ class ScaleSide:
     facade: Facade
     key: str
     sample: list[Record]
+    index_url: str
 
     def tests(self) -> tuple[LoadTest, LoadTest]:
         api = {"X-API-Key": self.key}
@@ -1000,8 +1017,18 @@ def scale_side(
     began = time.monotonic()
     sample = insert_rows(index_url, records, keep_every=step)
     print(f"inserted {records:,} rows straight into an index in {time.monotonic() - began:.1f} s")
-    facade = start_facade(f"scale {records:,}", bao, index_url, 300, plan, workdir, stack)
-    return ScaleSide(records, facade, key, sample)
+    # No record or key cache: every GET and list must read the index, which is what is measured.
+    facade = start_facade(
+        f"scale {records:,}",
+        bao,
+        index_url,
+        300,
+        plan,
+        workdir,
+        stack,
+        VAULTAUTH_CACHE_STALENESS_BOUND="0",
+    )
+    return ScaleSide(records, facade, key, sample, index_url)
 
 
 def print_scale(small: ScaleSide, large: ScaleSide, outcomes: dict[str, Outcome]) -> None:
@@ -1020,6 +1047,21 @@ def print_scale(small: ScaleSide, large: ScaleSide, outcomes: dict[str, Outcome]
         print(f"  {label:<34} {ratio:6.2f}   target ≤ 1.2{'':<11} {verdict(ratio <= 1.2)}")
 
 
+def print_plans(side: ScaleSide) -> None:
+    """The index's plans for the hot queries, at this side's size (EXPLAIN)."""
+    from vaultauth.index.sql import SqlMetadataIndex, create_index_engine
+
+    engine = create_index_engine(side.index_url, pool_size=1)
+    try:
+        plans = SqlMetadataIndex(engine).driver.query_plans()
+    finally:
+        engine.dispose()
+    print(f"\nquery plans at {side.records:,} records:")
+    for name, plan in plans.items():
+        for number, line in enumerate(plan.splitlines()):
+            print(f"  {name if number == 0 else '':<12} {line}")
+
+
 def run_scale(plan: Plan, bao: Bao, wrk: Wrk, workdir: Path) -> int:
     """GET and list latency (one connection) at SCALE_BASELINE and at N records: two facades
     of the same configuration, each on its own index, measured in interleaved rounds."""
@@ -1034,8 +1076,53 @@ def run_scale(plan: Plan, bao: Bao, wrk: Wrk, workdir: Path) -> int:
         facades = (small.facade, large.facade)
         outcomes = measure_rounds(plan, wrk, tests, facades, (plan.scale_seconds, 1, 1))
         print_scale(small, large, outcomes)
+        print_plans(large)
         print_rss(facades)
         return sum(o.failed for o in outcomes.values())
+
+
+# -- the Vault client's CPU and the memory part ------------------------------------------------
+
+
+def run_client(plan: Plan, bao: Bao, wrk: Wrk, workdir: Path) -> int:
+    """CPU per KV call of the facade's Vault client against hvac + requests (client_cpu.py)."""
+    from client_cpu import measure, print_figures
+
+    from tests.support.bao import DevBao
+
+    calls = 500 if plan.records < 1000 else 4000
+    dev = DevBao(addr=bao.addr, token=ROOT_TOKEN, process=None, workdir=None)
+    print_figures(measure(dev, calls))
+    return 0
+
+
+def run_memory(plan: Plan, bao: Bao, wrk: Wrk, workdir: Path) -> int:
+    """RSS of one facade (default configuration) after creating and resolving N records."""
+    count = plan.memory_records
+    print(f"\n== memory: {count:,} records created and resolved through the API ==")
+    with contextlib.ExitStack() as stack:
+        index_url = stack.enter_context(open_index(plan, workdir, "memory"))
+        key = make_api_key(bao, index_url, workdir)
+        facade = start_facade("memory", bao, index_url, None, plan, workdir, stack)
+        records = seed_through_api(facade, key, count)
+        began = time.monotonic()
+
+        def resolve(client: httpx.Client, n: int) -> None:
+            record = records[n]
+            response = client.post(auth_path(record.integration_id, record.auth_id) + "/resolve")
+            if response.status_code != 200:
+                raise RequestsFailed(f"resolve answered {response.status_code}")
+
+        call_in_parallel(facade, key, count, resolve)
+        print(f"resolved each once in {time.monotonic() - began:.1f} s")
+        print_rss((facade,))
+        workers = [pid for pid in children_of(facade.process.pid) if role_of(pid) == "worker"] or [
+            facade.process.pid
+        ]
+        largest = max(rss_mb(pid) or 0.0 for pid in workers)
+        verdict_line = "PASS" if largest <= 120 else "FAIL"
+        print(f"  largest serving process: {largest:.1f} MB   target ≤ 120 MB  {verdict_line}")
+    return 0
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -1081,8 +1168,12 @@ def run(plan: Plan) -> int:
         parts: list[Callable[[Plan, Bao, Wrk, Path], int]] = []
         if plan.only in ("all", "throughput"):
             parts.append(run_throughput)
+        if plan.only in ("all", "client"):
+            parts.append(run_client)
         if plan.only in ("all", "scale"):
             parts.append(run_scale)
+        if plan.only in ("all", "memory"):
+            parts.append(run_memory)
         for part in parts:
             failed += part(plan, bao, wrk, workdir)
     if failed:

@@ -26,8 +26,6 @@ from vaultauth.keys import Scope
 from vaultauth.settings import Settings
 
 ALL_SCOPES = [Scope.AUTH_READ, Scope.AUTH_WRITE, Scope.CREDENTIALS_READ]
-# Short, so that revocation tests wait little, yet every API test goes through the key cache.
-API_KEY_CACHE_TTL = 0.5
 # Seconds a cached record or key may lag a change made through another process.
 CACHE_STALENESS_BOUND = 1.0
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -119,7 +117,6 @@ def settings(vault: DevBao, index_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         vault_timeout=2.0,
         retry_after_seconds=3,
-        api_key_cache_ttl=API_KEY_CACHE_TTL,
         cache_staleness_bound=CACHE_STALENESS_BOUND,
     )
 

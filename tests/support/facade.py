@@ -69,12 +69,13 @@ class Facade:
         return self.log_path.read_text(errors="replace")
 
 
-def start_facade(env: dict[str, str], workdir: Path, name: str = "facade") -> Facade:
+def start_facade(env: dict[str, str], workdir: Path, name: str = "facade", *args: str) -> Facade:
+    """`vaultauth serve ARGS` on a free port, ready once /healthz answers."""
     port = free_port(1)
     log_path = workdir / f"{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "vaultauth", "serve", "--port", str(port)],
+            [sys.executable, "-m", "vaultauth", "serve", "--port", str(port), *args],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -97,8 +98,10 @@ def start_facade(env: dict[str, str], workdir: Path, name: str = "facade") -> Fa
 
 
 @contextmanager
-def running_facade(env: dict[str, str], workdir: Path, name: str = "facade") -> Iterator[Facade]:
-    facade = start_facade(env, workdir, name)
+def running_facade(
+    env: dict[str, str], workdir: Path, name: str = "facade", *args: str
+) -> Iterator[Facade]:
+    facade = start_facade(env, workdir, name, *args)
     try:
         yield facade
     finally:

@@ -60,3 +60,14 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout)
+
+
+def seen_within(check: Callable[[], bool], bound: float, what: str) -> float:
+    """Seconds until `check()` holds; fails the test when that takes longer than `bound` plus
+    half a second of scheduling slack (a busy CI machine)."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > bound + 0.5:
+            raise AssertionError(f"{what} was not seen within {bound} s")
+        time.sleep(0.02)
+    return time.monotonic() - started

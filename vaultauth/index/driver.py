@@ -50,6 +50,15 @@ _UPDATE = (
     "kv_version = :kv_version, updated_at = :updated_at "
     f"WHERE {_SAME_RECORD} AND state = '{STATE_ACTIVE}' AND kv_version = :expected_version"
 )
+_LIST = (
+    f"SELECT {_RECORD_COLUMNS} FROM auth_records WHERE tenant = :tenant "
+    f"AND integration_id = :integration_id AND state = '{STATE_ACTIVE}' "
+    "ORDER BY created_at DESC, auth_id DESC LIMIT :limit"
+)
+# The page after a cursor: a row-value comparison, which both databases run on the index.
+_LIST_AFTER = _LIST.replace(
+    "ORDER BY", "AND (created_at, auth_id) < (:created_at, :auth_id) ORDER BY"
+)
 _FIND_KEY = (
     "SELECT key_id, tenant, scopes, secret_hash, created_at, revoked_at "
     "FROM api_keys WHERE key_id = :key_id"
@@ -79,6 +88,8 @@ class DriverQueries:
                 ("get", _GET),
                 ("insert", _INSERT),
                 ("update", _UPDATE),
+                ("list", _LIST),
+                ("list_after", _LIST_AFTER),
                 ("find_key", _FIND_KEY),
             )
         }
@@ -102,6 +113,50 @@ class DriverQueries:
         with self._writing() as cursor:
             cursor.execute(self._sql["update"], params)
             return bool(cursor.rowcount == 1)
+
+    def list_rows(
+        self,
+        tenant: str,
+        integration_id: str,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None,
+    ) -> list[AuthRecord]:
+        """Up to `limit` records, newest first; with `after`, those older than that position."""
+        params: dict[str, Any] = {"tenant": tenant, "integration_id": integration_id}
+        params["limit"] = limit
+        statement = "list"
+        if after is not None:
+            statement = "list_after"
+            params["created_at"] = self._moment(after[0])
+            params["auth_id"] = after[1]
+        with self._cursor() as cursor:
+            cursor.execute(self._sql[statement], params)
+            rows = cursor.fetchall()
+        return [self._record(row) for row in rows]
+
+    def query_plans(self, *, small_table: bool = False) -> dict[str, str]:
+        """How the database runs each hot query (EXPLAIN), for the tests and the benchmark.
+
+        `small_table`: PostgreSQL scans a table of a few rows rather than use an index; this
+        asks it to plan as it would for a large one (the indexes must still be usable)."""
+        explain = "EXPLAIN QUERY PLAN " if self._sqlite else "EXPLAIN "
+        sample: dict[str, Any] = {
+            "tenant": "t",
+            "integration_id": "i",
+            "auth_id": "a",
+            "key_id": "k",
+            "limit": 51,
+            "created_at": self._moment(datetime.now(UTC)),
+        }
+        plans = {}
+        for name in ("get", "list", "list_after", "find_key"):
+            with self._cursor() as cursor:
+                if small_table and not self._sqlite:
+                    cursor.execute("SET LOCAL enable_seqscan = off")
+                cursor.execute(explain + self._sql[name], sample)
+                plans[name] = "\n".join(" ".join(str(v) for v in row) for row in cursor.fetchall())
+        return plans
 
     def find_key(self, key_id: str) -> ApiKeyRecord | None:
         with self._cursor() as cursor:

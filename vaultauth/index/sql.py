@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, or_, select, update
+from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from vaultauth.errors import Conflict, IndexUnavailable, InvalidInput
 from vaultauth.ids import validate_path_segment
 from vaultauth.index.driver import DriverQueries
-from vaultauth.index.schema import STATE_ACTIVE, STATE_DELETING, api_keys, auth_records
+from vaultauth.index.schema import STATE_DELETING, api_keys, auth_records
 from vaultauth.keys import ApiKeyRecord, Scope
 from vaultauth.models import ApiKeyPosition, AuthRecord, AuthType, Header, Page
 
@@ -165,24 +165,9 @@ class SqlMetadataIndex:
     def list_page(
         self, tenant: str, integration_id: str, *, limit: int, cursor: str | None
     ) -> Page:
-        query = select(auth_records).where(
-            auth_records.c.tenant == tenant,
-            auth_records.c.integration_id == integration_id,
-            auth_records.c.state == STATE_ACTIVE,
-        )
-        if cursor is not None:
-            created_at, auth_id = _decode_cursor(cursor)
-            query = query.where(
-                or_(
-                    auth_records.c.created_at < created_at,
-                    and_(auth_records.c.created_at == created_at, auth_records.c.auth_id < auth_id),
-                )
-            )
-        query = query.order_by(
-            auth_records.c.created_at.desc(), auth_records.c.auth_id.desc()
-        ).limit(limit + 1)
-        rows = self._run(lambda c: c.execute(query).all())
-        records = [_record_from(row) for row in rows[:limit]]
+        after = _decode_cursor(cursor) if cursor is not None else None
+        rows = self.driver.list_rows(tenant, integration_id, limit=limit + 1, after=after)
+        records = rows[:limit]
         next_cursor = _encode_cursor(records[-1]) if len(rows) > limit else None
         return Page(records=records, next_cursor=next_cursor)
 
