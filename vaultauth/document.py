@@ -20,6 +20,7 @@ from vaultauth.models import (
     Credential,
     Header,
     NoAuthCredential,
+    parse_allowed_hosts,
 )
 
 DOCUMENT_FORMAT = "1"
@@ -27,17 +28,24 @@ DOCUMENT_FORMAT = "1"
 
 @dataclass(frozen=True)
 class SecretDocument:
+    """What Vault keeps for one version of a record. Headers carry their values, secret ones
+    included (marked `"secret": true`); `allowedHosts` is here too, so that a service reading
+    Vault directly enforces it as the facade's clients do."""
+
     auth_type: AuthType
     credential: Credential
     headers: tuple[Header, ...]
+    allowed_hosts: tuple[str, ...] | None = None
 
     def to_vault(self) -> dict[str, Any]:
         """The KV v2 `data` object; the one place secrets are revealed for storage."""
         document: dict[str, Any] = {
             "format": DOCUMENT_FORMAT,
             "authType": self.auth_type.value,
-            "headers": [{"key": h.key, "value": h.value} for h in self.headers],
+            "headers": [_header_to_vault(h) for h in self.headers],
         }
+        if self.allowed_hosts is not None:
+            document["allowedHosts"] = list(self.allowed_hosts)
         credential = self.credential
         if isinstance(credential, BasicCredential):
             document["username"] = credential.username
@@ -61,6 +69,9 @@ class SecretDocument:
             if not isinstance(raw_headers, list):
                 raise CorruptSecret("the secret document in Vault is malformed")
             headers = tuple(Header.model_validate(h) for h in raw_headers)
+            if any(h.value is None for h in headers):
+                raise CorruptSecret("the secret document in Vault is malformed")
+            allowed_hosts = _allowed_hosts_from(data.get("allowedHosts"))
             credential: Credential
             match auth_type:
                 case AuthType.NO_AUTH:
@@ -73,4 +84,25 @@ class SecretDocument:
                     credential = ApiKeyCredential.model_validate(data.get("apiKey"))
         except (ValidationError, InvalidInput):
             raise CorruptSecret("the secret document in Vault is malformed") from None
-        return cls(auth_type=auth_type, credential=credential, headers=headers)
+        return cls(
+            auth_type=auth_type,
+            credential=credential,
+            headers=headers,
+            allowed_hosts=allowed_hosts,
+        )
+
+
+def _header_to_vault(header: Header) -> dict[str, Any]:
+    stored: dict[str, Any] = {"key": header.key, "value": header.value}
+    if header.secret:
+        stored["secret"] = True
+    return stored
+
+
+def _allowed_hosts_from(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    try:
+        return parse_allowed_hosts(value)
+    except InvalidInput:
+        raise CorruptSecret("the secret document in Vault is malformed") from None

@@ -23,9 +23,11 @@ from pydantic import (
     SecretStr,
     StringConstraints,
     ValidationError,
+    model_validator,
 )
 
 from vaultauth.errors import InvalidInput
+from vaultauth.headers import MAX_ALLOWED_HOSTS, is_forbidden_header, normalise_host_pattern
 
 MAX_HEADERS = 32
 MAX_HEADER_NAME = 256
@@ -113,12 +115,34 @@ ApiKeyValue = Annotated[
 
 
 class Header(BaseModel):
-    """A static header sent with every outbound request under an auth."""
+    """A static header sent with every outbound request under an auth.
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    A `secret` header's value lives only in Vault: in the index and in answers it has none
+    (`value` None), and its `repr()` never shows one. A plain header always has a value.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
 
     key: FieldName
-    value: FieldValue
+    value: FieldValue | None = None
+    secret: bool = False
+
+    @model_validator(mode="after")
+    def _plain_has_value(self) -> Header:
+        if not self.secret and self.value is None:
+            raise ValueError("value is required (it may be omitted only for a secret header)")
+        return self
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            if name == "value" and self.secret and value is not None:
+                yield name, "**********"
+            else:
+                yield name, value
+
+    def without_secret(self) -> Header:
+        """As the index keeps it and answers show it: a secret header loses its value."""
+        return Header(key=self.key, secret=True) if self.secret else self
 
 
 class _Strict(BaseModel):
@@ -296,8 +320,38 @@ def credential_header_name(credential: Credential) -> str | None:
     return None
 
 
+def public_headers(headers: tuple[Header, ...]) -> tuple[Header, ...]:
+    """The headers as the index keeps them: secret ones without their values."""
+    return tuple(header.without_secret() for header in headers)
+
+
 def check_headers(credential: Credential, headers: tuple[Header, ...]) -> None:
-    """Reject too many headers, duplicates, and a static header that clashes with the credential."""
+    """Reject too many headers, duplicates, a missing value, a name that controls the connection,
+    and a static header that clashes with the credential (create and PATCH)."""
+    for position, header in enumerate(headers):
+        if is_forbidden_header(header.key):
+            raise InvalidInput(
+                f"headers.{position}.key: names a header that controls the connection or the "
+                "framing of the request",
+                code="forbidden_header",
+                field=f"headers.{position}.key",
+            )
+        if header.value is None:
+            raise InvalidInput(
+                f"headers.{position}.value: a secret header needs a value when it is new",
+                code="missing_field",
+                field=f"headers.{position}.value",
+            )
+    if (
+        isinstance(credential, ApiKeyCredential)
+        and credential.position is ApiKeyPosition.HEADER
+        and is_forbidden_header(credential.key)
+    ):
+        raise InvalidInput(
+            "apiKey.key: names a header that controls the connection or the framing of the request",
+            code="forbidden_header",
+            field="apiKey.key",
+        )
     if len(headers) > MAX_HEADERS:
         raise InvalidInput(
             f"at most {MAX_HEADERS} static headers are allowed",
@@ -323,6 +377,40 @@ def check_headers(credential: Credential, headers: tuple[Header, ...]) -> None:
         )
 
 
+def parse_allowed_hosts(value: object) -> tuple[str, ...] | None:
+    """`allowedHosts` as given on create or PATCH: None (unrestricted), or 1-32 host names or
+    `*.` patterns, in lower case and without duplicates."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise InvalidInput(
+            "allowedHosts must be a non-empty list of host names, or null for any host",
+            code="invalid_allowed_hosts",
+            field="allowedHosts",
+        )
+    if len(value) > MAX_ALLOWED_HOSTS:
+        raise InvalidInput(
+            f"allowedHosts may name at most {MAX_ALLOWED_HOSTS} hosts",
+            code="too_many_allowed_hosts",
+            field="allowedHosts",
+        )
+    hosts: list[str] = []
+    for position, entry in enumerate(value):
+        try:
+            if not isinstance(entry, str):
+                raise ValueError("must be a string")
+            host = normalise_host_pattern(entry)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"allowedHosts.{position}: {exc}",
+                code="invalid_allowed_hosts",
+                field=f"allowedHosts.{position}",
+            ) from None
+        if host not in hosts:
+            hosts.append(host)
+    return tuple(hosts)
+
+
 @dataclass(frozen=True)
 class AuthRecord:
     """The metadata of one auth: everything but the secret, as the index keeps it."""
@@ -337,6 +425,7 @@ class AuthRecord:
     version: int
     created_at: datetime
     updated_at: datetime
+    allowed_hosts: tuple[str, ...] | None = None
 
     def with_changes(self, **changes: Any) -> AuthRecord:
         return replace(self, **changes)

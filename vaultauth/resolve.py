@@ -11,18 +11,24 @@ from vaultauth.models import ApiKeyCredential, ApiKeyPosition, BasicCredential, 
 
 @dataclass(frozen=True)
 class ResolvedCredential:
-    """What to put on an outbound request. `repr()` hides the values."""
+    """What to put on an outbound request, and where it may go. `repr()` hides the values."""
 
     headers: dict[str, str] = field(repr=False)
     query: dict[str, str] = field(repr=False)
+    allowed_hosts: tuple[str, ...] | None = None
 
     def __repr__(self) -> str:
-        return f"ResolvedCredential(headers={sorted(self.headers)!r}, query={sorted(self.query)!r})"
+        return (
+            f"ResolvedCredential(headers={sorted(self.headers)!r}, query={sorted(self.query)!r}, "
+            f"allowed_hosts={self.allowed_hosts!r})"
+        )
+
+    __str__ = __repr__
 
 
 def resolve(document: SecretDocument) -> ResolvedCredential:
     """Static headers first, then the credential's own header or query parameter."""
-    headers = {h.key: h.value for h in document.headers}
+    headers = {h.key: h.value for h in document.headers if h.value is not None}
     query: dict[str, str] = {}
     credential = document.credential
     if isinstance(credential, BearerCredential):
@@ -33,4 +39,4 @@ def resolve(document: SecretDocument) -> ResolvedCredential:
     elif isinstance(credential, ApiKeyCredential):
         target = headers if credential.position is ApiKeyPosition.HEADER else query
         target[credential.key] = credential.value.get_secret_value()
-    return ResolvedCredential(headers=headers, query=query)
+    return ResolvedCredential(headers=headers, query=query, allowed_hosts=document.allowed_hosts)

@@ -19,8 +19,9 @@ Write order (what a crash at each step leaves; `vaultauth reconcile` clears it u
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from vaultauth.document import SecretDocument
@@ -32,8 +33,10 @@ from vaultauth.models import (
     Header,
     Page,
     check_headers,
+    parse_allowed_hosts,
     parse_credential,
     patch_credential,
+    public_headers,
     record_fields_from,
 )
 from vaultauth.ports import MetadataIndex, SecretStore, SecretVersionInfo
@@ -58,25 +61,70 @@ def rolled_forward(
 ) -> AuthRecord:
     """`record` as Vault's newer version `info` (holding `document`) describes it."""
     return record.with_changes(
-        headers=document.headers,
+        headers=public_headers(document.headers),
+        allowed_hosts=document.allowed_hosts,
         version=info.current_version,
         updated_at=info.updated_at,
         **record_fields_from(document.credential),
     )
 
 
+class Keep(Enum):
+    """A PATCH field that was omitted: keep the stored value (None would clear it)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
 @dataclass(frozen=True)
 class AuthCreate:
+    """A create request as the transport parsed it; credential fields stay raw until the domain
+    validates them for the auth type. `repr()` names fields, never values."""
+
     auth_type: AuthType
-    credential_fields: Mapping[str, Any]
+    credential_fields: Mapping[str, Any] = field(repr=False)
     headers: tuple[Header, ...] = ()
+    allowed_hosts: object = None  # None (any host) or a list of host names, as given
+
+    def __repr__(self) -> str:
+        return (
+            f"AuthCreate(auth_type={self.auth_type.value!r}, "
+            f"credential_fields={sorted(self.credential_fields)!r}, headers={self.headers!r}, "
+            f"allowed_hosts={self.allowed_hosts!r})"
+        )
 
 
 @dataclass(frozen=True)
 class AuthUpdate:
+    """A PATCH request; None or KEEP means the field was not given. `repr()` hides values."""
+
     auth_type: AuthType | None = None
-    credential_fields: Mapping[str, Any] | None = None
+    credential_fields: Mapping[str, Any] | None = field(default=None, repr=False)
     headers: tuple[Header, ...] | None = None
+    allowed_hosts: object = KEEP
+
+    def __repr__(self) -> str:
+        fields = sorted(self.credential_fields) if self.credential_fields is not None else None
+        return (
+            f"AuthUpdate(auth_type={self.auth_type!r}, credential_fields={fields!r}, "
+            f"headers={self.headers!r}, allowed_hosts={self.allowed_hosts!r})"
+        )
+
+
+def with_kept_secret_values(
+    given: tuple[Header, ...], stored: tuple[Header, ...]
+) -> tuple[Header, ...]:
+    """PATCH headers: a secret header given without a value keeps the stored secret value of
+    that name (compared case-insensitively); with none stored, it stays without one."""
+    secrets = {h.key.lower(): h.value for h in stored if h.secret and h.value is not None}
+    return tuple(
+        Header(key=h.key, value=secrets[h.key.lower()], secret=True)
+        if h.secret and h.value is None and h.key.lower() in secrets
+        else h
+        for h in given
+    )
 
 
 @dataclass(frozen=True)
@@ -110,9 +158,10 @@ class CredentialService:
         validate_path_segment(integration_id, "integrationId")
         credential = parse_credential(body.auth_type, body.credential_fields)
         check_headers(credential, body.headers)
+        allowed_hosts = parse_allowed_hosts(body.allowed_hosts)
         auth_id = self._new_id()
         path = self._path(tenant, integration_id, auth_id)
-        document = SecretDocument(body.auth_type, credential, body.headers)
+        document = SecretDocument(body.auth_type, credential, body.headers, allowed_hosts)
         version = await self._secrets.write(path, document.to_vault(), cas=0)
         now = self._clock()
         record = AuthRecord(
@@ -120,10 +169,11 @@ class CredentialService:
             integration_id=integration_id,
             auth_id=auth_id,
             auth_type=body.auth_type,
-            headers=body.headers,
+            headers=public_headers(body.headers),
             version=version,
             created_at=now,
             updated_at=now,
+            allowed_hosts=allowed_hosts,
             **record_fields_from(credential),
         )
         try:
@@ -188,11 +238,24 @@ class CredentialService:
         credential = patch_credential(
             record.auth_type, current.credential, body.credential_fields or {}
         )
-        headers = current.headers if body.headers is None else body.headers
-        if credential == current.credential and headers == current.headers:
+        headers = (
+            current.headers
+            if body.headers is None
+            else with_kept_secret_values(body.headers, current.headers)
+        )
+        allowed_hosts = (
+            current.allowed_hosts
+            if body.allowed_hosts is KEEP
+            else parse_allowed_hosts(body.allowed_hosts)
+        )
+        if (credential, headers, allowed_hosts) == (
+            current.credential,
+            current.headers,
+            current.allowed_hosts,
+        ):
             return record  # nothing changes: no new Vault version
         check_headers(credential, headers)
-        document = SecretDocument(record.auth_type, credential, headers)
+        document = SecretDocument(record.auth_type, credential, headers, allowed_hosts)
         try:
             version = await self._secrets.write(path, document.to_vault(), cas=record.version)
         except Conflict:
@@ -200,7 +263,8 @@ class CredentialService:
             raise
         self._evict(path)
         updated = record.with_changes(
-            headers=headers,
+            headers=public_headers(headers),
+            allowed_hosts=allowed_hosts,
             version=version,
             updated_at=self._clock(),
             **record_fields_from(credential),

@@ -100,6 +100,7 @@ def test_request_bodies_carry_the_contract_s_fields(spec: dict[str, Any]) -> Non
         "password",
         "apiKey",
         "headers",
+        "allowedHosts",
     }
     assert create["required"] == ["authType"]
     update = _schema(spec, "AuthUpdateBody")

@@ -21,7 +21,15 @@ from vaultauth.settings import Settings
 
 INTG = "intg_resolve"
 CANARY = "cnry-resolve-5Kd"
-RESOLVE_KEYS = {"authId", "integrationId", "authType", "version", "headers", "query"}
+RESOLVE_KEYS = {
+    "authId",
+    "integrationId",
+    "authType",
+    "version",
+    "headers",
+    "query",
+    "allowedHosts",
+}
 
 
 def create(api: TestClient, body: dict[str, Any], integration: str = INTG) -> str:
@@ -78,6 +86,7 @@ def test_the_answer_has_exactly_the_documented_shape(
         "version": 1,
         "headers": {"Accept": "application/json", **headers},
         "query": query,
+        "allowedHosts": None,
     }
 
 

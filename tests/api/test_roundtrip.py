@@ -21,6 +21,7 @@ RECORD_FIELDS = {
     "authType",
     "headers",
     "apiKey",
+    "allowedHosts",
     "version",
     "createdAt",
     "updatedAt",
@@ -256,6 +257,7 @@ def test_resolve_gives_the_credential_and_is_not_cached(api: TestClient) -> None
         "version": 1,
         "headers": {"Accept": "application/json", "X-Trace": "on", "Authorization": "Bearer tok-1"},
         "query": {},
+        "allowedHosts": None,
     }
 
 

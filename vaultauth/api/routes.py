@@ -24,7 +24,7 @@ from vaultauth.api.schemas import (
     resolve_body,
 )
 from vaultauth.ids import ID_PATTERN
-from vaultauth.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, AuthUpdate
+from vaultauth.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 413, 422, 502, 503)
@@ -82,12 +82,7 @@ async def update_auth(
     principal: Writer,
     service: Service,
 ) -> Response:
-    request = AuthUpdate(
-        auth_type=body.authType,
-        credential_fields=body.credential_fields(),
-        headers=tuple(body.headers) if body.headers is not None else None,
-    )
-    updated = await service.update(principal.tenant, integrationId, authId, request)
+    updated = await service.update(principal.tenant, integrationId, authId, body.to_domain())
     return JSONResponse(record_body(updated))
 
 

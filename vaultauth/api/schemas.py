@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from vaultauth.headers import MAX_ALLOWED_HOSTS
 from vaultauth.models import (
     MAX_API_KEY_VALUE,
     MAX_PASSWORD,
@@ -22,7 +23,7 @@ from vaultauth.models import (
     Header,
 )
 from vaultauth.resolve import ResolvedCredential
-from vaultauth.service import AuthCreate
+from vaultauth.service import KEEP, AuthCreate, AuthUpdate
 
 
 def _auth_type(value: object) -> object:
@@ -55,6 +56,17 @@ _API_KEY_SCHEMA = WithJsonSchema(
             "value": {"type": "string", "maxLength": MAX_API_KEY_VALUE},
             "position": {"type": "string", "enum": ["header", "query"], "default": "header"},
         },
+    }
+)
+
+_ALLOWED_HOSTS_SCHEMA = WithJsonSchema(
+    {
+        "type": ["array", "null"],
+        "items": {"type": "string", "maxLength": 253},
+        "minItems": 1,
+        "maxItems": MAX_ALLOWED_HOSTS,
+        "description": "hosts the credential may be sent to: names, or *.example.com for its "
+        "subdomains at any depth; null or absent: any host",
     }
 )
 
@@ -94,23 +106,38 @@ class AuthCreateBody(_CredentialFields):
 
     authType: AuthTypeIn
     headers: HeadersIn = Field(default_factory=list)
+    allowedHosts: Annotated[Any, _ALLOWED_HOSTS_SCHEMA] = None
 
     def to_domain(self) -> AuthCreate:
         return AuthCreate(
             auth_type=self.authType,
             credential_fields=self.credential_fields(),
             headers=tuple(self.headers),
+            allowed_hosts=self.allowedHosts,
         )
 
 
 class AuthUpdateBody(_CredentialFields):
     authType: AuthTypeIn | None = None
     headers: HeadersIn | None = None
+    allowedHosts: Annotated[Any, _ALLOWED_HOSTS_SCHEMA] = None
+
+    def to_domain(self) -> AuthUpdate:
+        return AuthUpdate(
+            auth_type=self.authType,
+            credential_fields=self.credential_fields(),
+            headers=tuple(self.headers) if self.headers is not None else None,
+            # Given (a list, or null to allow every host again) or omitted (kept).
+            allowed_hosts=self.allowedHosts if "allowedHosts" in self.model_fields_set else KEEP,
+        )
 
 
 class HeaderOut(BaseModel):
+    """A static header; a secret one shows its name only (`secret: true`, no `value`)."""
+
     key: str
-    value: str
+    value: str | None = None
+    secret: bool | None = None
 
 
 class ApiKeyOut(BaseModel):
@@ -131,6 +158,7 @@ class AuthOut(BaseModel):
     authType: AuthType
     headers: list[HeaderOut]
     apiKey: ApiKeyOut | None = None
+    allowedHosts: list[str] | None = None
     version: int
     createdAt: str
     updatedAt: str
@@ -149,12 +177,19 @@ def record_body(record: AuthRecord) -> dict[str, Any]:
         "authId": record.auth_id,
         "integrationId": record.integration_id,
         "authType": record.auth_type.value,
-        "headers": [{"key": h.key, "value": h.value} for h in record.headers],
+        "headers": [_header_body(h) for h in record.headers],
         "apiKey": api_key,
+        "allowedHosts": list(record.allowed_hosts) if record.allowed_hosts is not None else None,
         "version": record.version,
         "createdAt": _rfc3339(record.created_at),
         "updatedAt": _rfc3339(record.updated_at),
     }
+
+
+def _header_body(header: Header) -> dict[str, Any]:
+    if header.secret:
+        return {"key": header.key, "secret": True}
+    return {"key": header.key, "value": header.value}
 
 
 def resolve_body(record: AuthRecord, credential: ResolvedCredential) -> dict[str, Any]:
@@ -166,6 +201,9 @@ def resolve_body(record: AuthRecord, credential: ResolvedCredential) -> dict[str
         "version": record.version,
         "headers": credential.headers,
         "query": credential.query,
+        "allowedHosts": (
+            list(credential.allowed_hosts) if credential.allowed_hosts is not None else None
+        ),
     }
 
 
@@ -183,6 +221,9 @@ class ResolveOut(BaseModel):
     version: int
     headers: dict[str, str]
     query: dict[str, str]
+    allowedHosts: list[str] | None = Field(
+        description="the hosts the credential may be sent to; null: any host"
+    )
 
 
 class ErrorDetail(BaseModel):

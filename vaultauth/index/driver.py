@@ -32,7 +32,7 @@ log = logging.getLogger("vaultauth.index")
 
 _RECORD_COLUMNS = (
     "tenant, integration_id, auth_id, auth_type, headers, api_key_name, api_key_position, "
-    "kv_version, created_at, updated_at"
+    "kv_version, created_at, updated_at, allowed_hosts"
 )
 _SAME_RECORD = "tenant = :tenant AND integration_id = :integration_id AND auth_id = :auth_id"
 
@@ -42,12 +42,12 @@ _GET = (
 _INSERT = (
     f"INSERT INTO auth_records ({_RECORD_COLUMNS}, state) VALUES (:tenant, :integration_id, "
     ":auth_id, :auth_type, :headers, :api_key_name, :api_key_position, :kv_version, "
-    f":created_at, :updated_at, '{STATE_ACTIVE}')"
+    f":created_at, :updated_at, :allowed_hosts, '{STATE_ACTIVE}')"
 )
 _UPDATE = (
     "UPDATE auth_records SET auth_type = :auth_type, headers = :headers, "
     "api_key_name = :api_key_name, api_key_position = :api_key_position, "
-    "kv_version = :kv_version, updated_at = :updated_at "
+    "kv_version = :kv_version, updated_at = :updated_at, allowed_hosts = :allowed_hosts "
     f"WHERE {_SAME_RECORD} AND state = '{STATE_ACTIVE}' AND kv_version = :expected_version"
 )
 _LIST = (
@@ -220,13 +220,16 @@ class DriverQueries:
             "integration_id": record.integration_id,
             "auth_id": record.auth_id,
             "auth_type": record.auth_type.value,
-            "headers": json.dumps([{"key": h.key, "value": h.value} for h in record.headers]),
+            "headers": json.dumps([_header_to_index(h) for h in record.headers]),
             "api_key_name": record.api_key_name,
             "api_key_position": (
                 record.api_key_position.value if record.api_key_position else None
             ),
             "kv_version": record.version,
             "updated_at": self._moment(record.updated_at),
+            "allowed_hosts": (
+                json.dumps(list(record.allowed_hosts)) if record.allowed_hosts is not None else None
+            ),
         }
 
     def _moment(self, moment: datetime) -> Any:
@@ -253,17 +256,38 @@ class DriverQueries:
             version,
             created_at,
             updated_at,
+            allowed_hosts,
         ) = row
         headers = json.loads(headers) if isinstance(headers, str) else headers
+        allowed_hosts = (
+            json.loads(allowed_hosts) if isinstance(allowed_hosts, str) else allowed_hosts
+        )
         return AuthRecord(
             tenant=tenant,
             integration_id=integration_id,
             auth_id=auth_id,
             auth_type=AuthType(auth_type),
-            headers=tuple(Header(key=h["key"], value=h["value"]) for h in headers),
+            headers=tuple(header_from_index(h) for h in headers),
             api_key_name=api_key_name,
             api_key_position=ApiKeyPosition(api_key_position) if api_key_position else None,
             version=version,
             created_at=self._read_moment(created_at),
             updated_at=self._read_moment(updated_at),
+            allowed_hosts=tuple(allowed_hosts) if allowed_hosts is not None else None,
         )
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value: text on SQLite, already parsed by psycopg."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _header_to_index(header: Header) -> dict[str, Any]:
+    """A header as the index keeps it: a secret one by name only (its value is in Vault)."""
+    if header.secret:
+        return {"key": header.key, "secret": True}
+    return {"key": header.key, "value": header.value}
+
+
+def header_from_index(stored: dict[str, Any]) -> Header:
+    return Header(key=stored["key"], value=stored.get("value"), secret=stored.get("secret", False))

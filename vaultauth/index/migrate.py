@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 from sqlalchemy import exc as sa_exc
 
@@ -15,6 +16,15 @@ from vaultauth.errors import IndexUnavailable
 _MIGRATIONS = Path(__file__).with_name("migrations")
 # Several replicas may start at once against one PostgreSQL: serialise their upgrades.
 _PG_LOCK_KEY = 0x7661756C74  # "vault"
+
+
+def head_revision() -> str:
+    """The newest revision the shipped migrations lead to."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
 
 
 def upgrade(engine: Engine) -> str | None:

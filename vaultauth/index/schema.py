@@ -59,6 +59,7 @@ auth_records = Table(
     Column("state", String(16), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("allowed_hosts", JSON),
     Index("ix_auth_records_listing", "tenant", "integration_id", "created_at", "auth_id"),
 )
 

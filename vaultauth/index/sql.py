@@ -20,10 +20,10 @@ from sqlalchemy.engine import make_url
 
 from vaultauth.errors import Conflict, IndexUnavailable, InvalidInput
 from vaultauth.ids import validate_path_segment
-from vaultauth.index.driver import DriverQueries
+from vaultauth.index.driver import DriverQueries, header_from_index
 from vaultauth.index.schema import STATE_DELETING, api_keys, auth_records
 from vaultauth.keys import ApiKeyRecord, Scope
-from vaultauth.models import ApiKeyPosition, AuthRecord, AuthType, Header, Page
+from vaultauth.models import ApiKeyPosition, AuthRecord, AuthType, Page
 
 T = TypeVar("T")
 log = logging.getLogger("vaultauth.index")
@@ -85,24 +85,14 @@ def _record_from(row: Any) -> AuthRecord:
         integration_id=row.integration_id,
         auth_id=row.auth_id,
         auth_type=AuthType(row.auth_type),
-        headers=tuple(Header.model_validate(h) for h in row.headers),
+        headers=tuple(header_from_index(h) for h in row.headers),
         api_key_name=row.api_key_name,
         api_key_position=ApiKeyPosition(row.api_key_position) if row.api_key_position else None,
         version=row.kv_version,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        allowed_hosts=tuple(row.allowed_hosts) if row.allowed_hosts is not None else None,
     )
-
-
-def _columns_of(record: AuthRecord) -> dict[str, Any]:
-    return {
-        "auth_type": record.auth_type.value,
-        "headers": [{"key": h.key, "value": h.value} for h in record.headers],
-        "api_key_name": record.api_key_name,
-        "api_key_position": record.api_key_position.value if record.api_key_position else None,
-        "kv_version": record.version,
-        "updated_at": record.updated_at,
-    }
 
 
 def _key_from(row: Any) -> ApiKeyRecord:
