@@ -29,6 +29,7 @@ API_KEY = f"key-{MARK}-0003"
 NEW_TOKEN = f"tok-{MARK}-0004"
 NEW_PASSWORD = f"pw-{MARK}-0005"
 NEW_API_KEY = f"key-{MARK}-0006"
+SECRET_HEADER = f"hdr-{MARK}-0007"
 INTG = "intg_canary"
 BASE = f"/v1/integrations/{INTG}/auth"
 
@@ -101,7 +102,10 @@ def _requests(client: TestClient) -> tuple[list[httpx2.Response], list[httpx2.Re
         seen.append(response)
         return response
 
-    headers = [{"key": "X-Static", "value": "not-secret"}]
+    headers = [
+        {"key": "X-Static", "value": "not-secret"},
+        {"key": "X-Client-Secret", "value": SECRET_HEADER, "secret": True},
+    ]
     created = [
         call("POST", BASE, json={"authType": "BEARER_TOKEN", "token": TOKEN, "headers": headers}),
         call("POST", BASE, json={"authType": "BASIC_AUTH", "username": "u", "password": PASSWORD}),
@@ -130,8 +134,14 @@ def _requests(client: TestClient) -> tuple[list[httpx2.Response], list[httpx2.Re
         call("PATCH", f"{BASE}/{ids[1]}", json={"password": NEW_PASSWORD}),
         call("PATCH", f"{BASE}/{ids[2]}", json={"apiKey": {"key": "X-K", "value": NEW_API_KEY}}),
         call("PATCH", f"{BASE}/{ids[3]}", json={"apiKey": {"key": "k2", "position": "query"}}),
+        # The secret header kept by name while the plain one changes.
+        call(
+            "PATCH",
+            f"{BASE}/{ids[0]}",
+            json={"headers": [{"key": "X-Client-Secret", "secret": True}, headers[0]]},
+        ),
     ]
-    assert [r.status_code for r in patches] == [200] * 4, [r.text for r in patches]
+    assert [r.status_code for r in patches] == [200] * 5, [r.text for r in patches]
 
     # Rejected inputs that carry a planted value.
     rejected = [
@@ -260,8 +270,8 @@ def test_a_planted_secret_appears_only_in_vault_and_resolve(
         assert MARK not in str(response.headers.multi_items())
     resolved = " ".join(r.text for r in resolves)
     basic = base64.b64encode(f"u:{NEW_PASSWORD}".encode()).decode()
-    for value in (NEW_TOKEN, basic, NEW_API_KEY, API_KEY):
-        assert value in resolved
+    for value in (NEW_TOKEN, basic, NEW_API_KEY, API_KEY, SECRET_HEADER):
+        assert value in resolved  # the secret header is sent, and kept across the PATCH
     assert all(r.headers["cache-control"] == "no-store" for r in resolves)
 
     # After shutdown SQLite has checkpointed its WAL into the main file: scan it again.
