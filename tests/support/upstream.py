@@ -30,6 +30,8 @@ class Upstream:
     url: str
     seen: list[Seen] = field(default_factory=list)
     accept: Callable[[Seen], bool] = lambda _seen: True
+    # When set, every request is answered `302 Location: redirect(seen)`.
+    redirect: Callable[[Seen], str] | None = None
 
     @property
     def last(self) -> Seen:
@@ -57,6 +59,12 @@ def run_upstream() -> Iterator[Upstream]:
             )
             with lock:
                 upstream.seen.append(seen)
+            if upstream.redirect is not None:
+                self.send_response(302)
+                self.send_header("Location", upstream.redirect(seen))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             status = 200 if upstream.accept(seen) else 401
             payload = b'{"ok": true}' if status == 200 else b'{"error": "unauthorized"}'
             self.send_response(status)

@@ -22,7 +22,9 @@ import httpx
 
 from vaultauth.client.credentials import ResolvedCredentials, check_id, redact_query_in_logs
 from vaultauth.client.facade import DEFAULT_TIMEOUT, FacadeClient
+from vaultauth.client.guards import async_hop_guard, check_destination, sync_hop_guard
 from vaultauth.client.vault import VaultResolver
+from vaultauth.headers import origin_of
 
 DEFAULT_TTL = 60.0
 MAX_TTL = 3600.0
@@ -141,7 +143,11 @@ def apply_to_httpx(
     credentials: ResolvedCredentials,
     previous: ResolvedCredentials | None = None,
 ) -> None:
-    """Set the headers and query parameters on `request` (removing `previous` ones first)."""
+    """Set the headers and query parameters on `request` (removing `previous` ones first).
+
+    Raises CredentialWithheld (nothing set) when the request's host is not allowed or the
+    credential names a forbidden header (guards.py)."""
+    check_destination(credentials, str(request.url))
     url = request.url
     if previous is not None:
         for name in previous.headers:
@@ -153,6 +159,11 @@ def apply_to_httpx(
     for name, value in credentials.query.items():
         url = url.copy_set_param(name, value)
     request.url = url
+
+
+def guard(request: httpx.Request, trace: object) -> None:
+    """Install the redirect-hop guard as the request's `trace` extension (see guards.py)."""
+    request.extensions = {**request.extensions, "trace": trace}
 
 
 def _replayable(request: httpx.Request) -> bool:
@@ -266,8 +277,10 @@ class IntegrationAuth(CachedCredentialsAuth, httpx.Auth):
             await aclose()
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        callers_trace = request.extensions.get("trace")
         credentials = self.cache.get()
         apply_to_httpx(request, credentials)
+        guard(request, sync_hop_guard(credentials, origin_of(str(request.url)), callers_trace))
         response = yield request
         if response.status_code != 401:
             return
@@ -275,13 +288,16 @@ class IntegrationAuth(CachedCredentialsAuth, httpx.Auth):
         if fresh is None or not _replayable(request):
             return
         apply_to_httpx(request, fresh, previous=credentials)
+        guard(request, sync_hop_guard(fresh, origin_of(str(request.url)), callers_trace))
         yield request
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        callers_trace = request.extensions.get("trace")
         credentials = await self.cache.aget()
         apply_to_httpx(request, credentials)
+        guard(request, async_hop_guard(credentials, origin_of(str(request.url)), callers_trace))
         response = yield request
         if response.status_code != 401:
             return
@@ -289,4 +305,5 @@ class IntegrationAuth(CachedCredentialsAuth, httpx.Auth):
         if fresh is None or not _replayable(request):
             return
         apply_to_httpx(request, fresh, previous=credentials)
+        guard(request, async_hop_guard(fresh, origin_of(str(request.url)), callers_trace))
         yield request

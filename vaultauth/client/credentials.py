@@ -43,12 +43,14 @@ class ResolvedCredentials:
     version: int
     headers: Mapping[str, str] = field(repr=False)
     query: Mapping[str, str] = field(repr=False)
+    allowed_hosts: tuple[str, ...] | None = None  # None: any host
 
     def __repr__(self) -> str:
         return (
             f"ResolvedCredentials(integration_id={self.integration_id!r}, "
             f"auth_id={self.auth_id!r}, auth_type={self.auth_type!r}, version={self.version}, "
-            f"headers={sorted(self.headers)!r}, query={sorted(self.query)!r})"
+            f"headers={sorted(self.headers)!r}, query={sorted(self.query)!r}, "
+            f"allowed_hosts={self.allowed_hosts!r})"
         )
 
     __str__ = __repr__
@@ -237,7 +239,12 @@ def parse_resolved(payload: Any) -> ResolvedCredentials:
     try:
         headers = payload["headers"]
         query = payload["query"]
+        allowed_hosts = payload.get("allowedHosts")  # absent from facades before 0.2
         if not _is_str_map(headers) or not _is_str_map(query):
+            raise ValueError
+        if allowed_hosts is not None and not (
+            isinstance(allowed_hosts, list) and all(isinstance(h, str) for h in allowed_hosts)
+        ):
             raise ValueError
         return ResolvedCredentials(
             integration_id=str(payload["integrationId"]),
@@ -246,6 +253,9 @@ def parse_resolved(payload: Any) -> ResolvedCredentials:
             version=int(payload["version"]),
             headers=dict(headers),
             query=dict(query),
+            allowed_hosts=(
+                tuple(h.lower() for h in allowed_hosts) if allowed_hosts is not None else None
+            ),
         )
     except (KeyError, TypeError, ValueError):
         raise ValueError("the resolve answer is malformed") from None

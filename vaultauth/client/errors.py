@@ -5,7 +5,12 @@
     │                           `credentials:read`, or Vault refused the token
     ├── CredentialNotFound      404: no such record (also: it belongs to another tenant)
     ├── ServiceUnavailable      unreachable, timed out, 429 or 5xx; `.retry_after` when given
-    └── UnexpectedResponse      any other answer, or one that does not parse
+    ├── UnexpectedResponse      any other answer, or one that does not parse
+    └── CredentialWithheld      the client would not put the credential on a request (source
+        │                       "client"; nothing was sent)
+        ├── DestinationNotAllowed   the request goes to a host outside the record's allowedHosts
+        ├── RedirectRefused         a redirect leads to another origin while carrying it
+        └── ForbiddenHeader         the record names a header that controls the connection
 
 Messages are ours, built from the status and the facade's error code and message (which never
 repeat a submitted value). No exception holds a credential, an API key or a Vault token, and
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-Source = Literal["facade", "vault"]
+Source = Literal["facade", "vault", "client"]
 
 
 class ClientError(Exception):
@@ -63,3 +68,22 @@ class ServiceUnavailable(ClientError):
 
 class UnexpectedResponse(ClientError):
     """An answer the client does not understand (another status, or a malformed body)."""
+
+
+class CredentialWithheld(ClientError):
+    """The client library refused to put the credential on a request; nothing was sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, source="client")
+
+
+class DestinationNotAllowed(CredentialWithheld):
+    """The request's host is not in the record's `allowedHosts`."""
+
+
+class RedirectRefused(CredentialWithheld):
+    """A redirect leads to another origin (scheme, host, port) and would carry the credential."""
+
+
+class ForbiddenHeader(CredentialWithheld):
+    """The credential names a header that controls the connection or the request's framing."""

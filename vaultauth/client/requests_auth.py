@@ -11,13 +11,15 @@ hook the way `requests.auth.HTTPDigestAuth` resends its challenge answer.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 import requests.auth
 
 from vaultauth.client.auth import CachedCredentialsAuth
 from vaultauth.client.credentials import ResolvedCredentials
+from vaultauth.client.guards import carries, check_destination, refuse_hop
+from vaultauth.headers import origin_of
 
 
 def _set_query(url: str, remove: set[str], add: dict[str, str]) -> str:
@@ -37,11 +39,35 @@ def apply_to_requests(
     if previous is not None:
         for name in previous.headers:
             request.headers.pop(name, None)
+    check_destination(credentials, request.url or "")
     for name, value in credentials.headers.items():
         request.headers[name] = value
     names = set(credentials.query) | (set(previous.query) if previous is not None else set())
     if names and request.url is not None:
         request.url = _set_query(request.url, names, dict(credentials.query))
+
+
+_REDIRECTS = requests.sessions.SessionRedirectMixin()
+
+
+def refuse_cross_origin_redirect(
+    response: requests.Response, credentials: ResolvedCredentials
+) -> None:
+    """Before requests follows a 3xx: raise if the next hop is another origin and would still
+    carry a value the credential set (requests keeps custom headers, and Authorization unless
+    the host changes)."""
+    if not response.is_redirect or response.request.url is None:
+        return
+    location = response.headers.get("location", "")
+    target = urljoin(response.request.url, location)
+    here, there = origin_of(response.request.url), origin_of(target)
+    if here == there:
+        return
+    headers = {str(k): str(v) for k, v in response.request.headers.items()}
+    if _REDIRECTS.should_strip_auth(response.request.url, target):  # type: ignore[no-untyped-call]
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+    if carries(credentials, headers, target):
+        raise refuse_hop(credentials, there)
 
 
 def _replayable(request: requests.PreparedRequest) -> bool:
@@ -55,15 +81,18 @@ class RequestsIntegrationAuth(CachedCredentialsAuth, requests.auth.AuthBase):
         credentials = self.cache.get()
         apply_to_requests(r, credentials)
         retried = False
+        current = [credentials]  # the credential on the request now (fresh after a retry)
 
         def on_response(response: requests.Response, **kwargs: Any) -> requests.Response:
             nonlocal retried
+            refuse_cross_origin_redirect(response, current[0])
             if response.status_code != 401 or retried:
                 return response
             fresh = self.cache.refresh(credentials)
             if fresh is None or not _replayable(response.request):
                 return response
             retried = True
+            current[0] = fresh
             response.content  # noqa: B018 - read it, so the connection can be reused
             response.close()
             again = response.request.copy()

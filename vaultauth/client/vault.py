@@ -111,6 +111,7 @@ class VaultResolver:
             version=version,
             headers=resolved.headers,
             query=resolved.query,
+            allowed_hosts=resolved.allowed_hosts,
         )
 
     def resolve(self, integration_id: str, auth_id: str) -> ResolvedCredentials:
