@@ -4,6 +4,7 @@
     ├── InvalidInput          bad ids, bodies or fields (carries a stable `code` and a `field`)
     ├── NotAuthenticated      no or unknown API key
     ├── NotPermitted          the key lacks the scope for the call
+    ├── RateLimited           too many failed authentications from one address (`retry_after`)
     ├── NotFound              no such record (also: it belongs to another tenant)
     ├── Conflict              a concurrent change won (check-and-set)
     ├── CorruptSecret         Vault holds a secret document this service cannot read
@@ -39,6 +40,14 @@ class NotAuthenticated(VaultauthError):
 
 class NotPermitted(VaultauthError):
     code = "forbidden"
+
+
+class RateLimited(VaultauthError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NotFound(VaultauthError):

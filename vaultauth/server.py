@@ -39,6 +39,10 @@ def run_server(settings: Settings, *, host: str, port: int) -> None:
         "log_config": logging_config(settings.log_level),
         "access_log": False,  # the facade writes its own access line, with route templates
         "server_header": False,
+        # The client address (access log, failed-auth throttle) comes from X-Forwarded-For
+        # only when the connection is from one of these proxies.
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
     }
     if settings.workers == 1:
         from vaultauth.api import create_app

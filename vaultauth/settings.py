@@ -64,6 +64,17 @@ class Settings(BaseSettings):
     record_cache_max_entries: int = Field(
         default=10_000, ge=1, description="Records' metadata kept in memory, per process."
     )
+    auth_failure_limit: int = Field(
+        default=100,
+        ge=0,
+        description="Failed authentications a minute from one client address (per process) "
+        "before it gets 429 rate_limited; 0: no limit. A valid key is never limited.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies trusted to say the client address in X-Forwarded-For (uvicorn's "
+        "forwarded_allow_ips): comma-separated addresses or networks; * trusts any.",
+    )
     workers: int = Field(
         default=1, ge=1, le=64, description="`vaultauth serve` processes sharing the port."
     )

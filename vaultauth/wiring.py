@@ -24,10 +24,13 @@ from vaultauth.service import CredentialService
 from vaultauth.settings import Settings
 from vaultauth.store.kv import VaultKV
 from vaultauth.store.vault_login import VaultLogin, login_method_from
+from vaultauth.throttle import FailedAuthThrottle
 
 # A cached record lives until the change feed says it changed; this only returns memory held
 # by records nobody asks for any more.
 RECORD_CACHE_TTL = 300.0
+# A new key reaches every process through the change feed anyway; this bounds memory only.
+UNKNOWN_KEY_TTL = 60.0
 
 
 def _uncounted(_hit: bool) -> None:
@@ -113,7 +116,15 @@ def build_caching_index(
         is_fresh=is_fresh if settings.api_key_cache_ttl > 0 else lambda: False,
         on_lookup=counter("api_key"),
     )
-    return CachingIndex(async_index, async_index, records=records, keys=keys)
+    unknown_keys: FeedCache[str, bool] = FeedCache(
+        max_entries=10_000,
+        ttl=UNKNOWN_KEY_TTL,
+        is_fresh=is_fresh,
+        on_lookup=counter("unknown_api_key"),
+    )
+    return CachingIndex(
+        async_index, async_index, records=records, keys=keys, unknown_keys=unknown_keys
+    )
 
 
 @dataclass
@@ -127,6 +138,7 @@ class Runtime:
     index: CachingIndex
     secrets: VaultKV
     service: CredentialService
+    throttle: FailedAuthThrottle
     feed: ChangeFeed | None = None
     metrics: Metrics | None = None
     vault_login: VaultLogin | None = None
@@ -182,6 +194,7 @@ def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runt
         index=index,
         secrets=secrets,
         service=service,
+        throttle=FailedAuthThrottle(settings.auth_failure_limit),
         feed=feed,
         metrics=metrics,
         vault_login=vault_login,

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
+from vaultauth.errors import NotAuthenticated, RateLimited
 from vaultauth.keys import Principal, Scope, split_key, verify
 from vaultauth.service import CredentialService
 from vaultauth.wiring import Runtime
@@ -29,11 +30,21 @@ async def get_service(request: Request) -> CredentialService:
     return runtime.service
 
 
-async def authenticate(runtime: Runtime, api_key: str | None) -> Principal:
-    """Verify X-API-Key; a cached key is checked without a query or a thread hop."""
+async def authenticate(runtime: Runtime, api_key: str | None, address: str) -> Principal:
+    """Verify X-API-Key; a cached key (or a cached unknown id) is checked without a query or a
+    thread hop. Past the failed-authentication limit of `address`: 429 instead of 401."""
     parts = split_key(api_key) if api_key else None
     stored = await runtime.index.find_key(parts[0]) if parts is not None else None
-    return verify(api_key, stored)
+    try:
+        return verify(api_key, stored)
+    except NotAuthenticated:
+        wait = runtime.throttle.failed(address)
+        if wait is not None:
+            raise RateLimited(
+                "too many failed authentications from this address; retry later",
+                retry_after=wait,
+            ) from None
+        raise
 
 
 def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
@@ -43,7 +54,8 @@ def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     async def principal_with_scope(
         request: Request, api_key: Annotated[str | None, Security(_api_key_header)]
     ) -> Principal:
-        principal = await authenticate(request.app.state.runtime, api_key)
+        address = request.client.host if request.client is not None else "unknown"
+        principal = await authenticate(request.app.state.runtime, api_key, address)
         principal.require(scope)
         return principal
 

@@ -7,6 +7,7 @@ from pydantic's type and location only: the rejected `input` (possibly a secret)
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +22,7 @@ from vaultauth.errors import (
     NotAuthenticated,
     NotFound,
     NotPermitted,
+    RateLimited,
     Unavailable,
     VaultauthError,
 )
@@ -34,6 +36,7 @@ STATUS_OF: dict[type[VaultauthError], int] = {
     NotPermitted: 403,
     NotFound: 404,
     Conflict: 409,
+    RateLimited: 429,
     CorruptSecret: 502,
     Unavailable: 503,
 }
@@ -73,6 +76,8 @@ def domain_error_response(exc: VaultauthError, retry_after_seconds: int) -> JSON
     """The answer to a domain error, wherever it was raised (a route, or the fast path)."""
     status = status_of(exc)
     headers = {"Retry-After": str(retry_after_seconds)} if status == 503 else None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(math.ceil(exc.retry_after))}
     if status == 503:
         log.warning("backend unavailable: %s", exc.code)
     return error_response(status, exc.code, exc.message, exc.field, headers)

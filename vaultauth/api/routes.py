@@ -27,7 +27,7 @@ from vaultauth.ids import ID_PATTERN
 from vaultauth.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 _ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 413, 422, 502, 503)
+    status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 413, 422, 429, 502, 503)
 }
 
 router = APIRouter(prefix="/v1", responses=_ERRORS)

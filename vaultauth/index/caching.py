@@ -32,11 +32,16 @@ class CachingIndex:
         *,
         records: FeedCache[RecordKey, AuthRecord],
         keys: FeedCache[str, ApiKeyRecord],
+        unknown_keys: FeedCache[str, bool],
     ) -> None:
+        """`unknown_keys` remembers key ids the index does not know, so that an unknown id
+        costs what a known one with a wrong secret costs (no index query): a timing side
+        channel would otherwise tell which ids exist."""
         self._inner = inner
         self._keys_inner = keys_inner
         self.records = records
         self.keys = keys
+        self.unknown_keys = unknown_keys
 
     # --- the change feed's listener ----------------------------------------------------------
 
@@ -48,12 +53,14 @@ class CachingIndex:
                 return
         elif subject.startswith(KEY):
             self.keys.invalidate(subject[len(KEY) :])
+            self.unknown_keys.invalidate(subject[len(KEY) :])
             return
         self.reset()  # a subject we cannot read: be safe
 
     def reset(self) -> None:
         self.records.clear()
         self.keys.clear()
+        self.unknown_keys.clear()
 
     # --- records -------------------------------------------------------------------------------
 
@@ -108,14 +115,21 @@ class CachingIndex:
         cached = self.keys.get(key_id)
         if cached is not None:
             return cached
-        ticket = self.keys.ticket()
+        if self.unknown_keys.get(key_id):
+            return None
+        ticket, unknown_ticket = self.keys.ticket(), self.unknown_keys.ticket()
         key = await self._keys_inner.find_key(key_id)
         if key is not None:
             self.keys.put(key_id, key, ticket)
+        else:
+            self.unknown_keys.put(key_id, True, unknown_ticket)
         return key
 
     async def add_key(self, key: ApiKeyRecord) -> None:
-        await self._keys_inner.add_key(key)
+        try:
+            await self._keys_inner.add_key(key)
+        finally:
+            self.unknown_keys.invalidate(key.key_id)
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyRecord]:
         return await self._keys_inner.list_keys(tenant)
