@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from vaultauth.embedded import EmbeddedOpenBao, EmbeddedVaultError
 from vaultauth.errors import VaultUnavailable
+from vaultauth.files import private_dir
 from vaultauth.keys import Scope
 from vaultauth.settings import Settings
 
@@ -77,7 +78,7 @@ def _run_dev(settings: Settings, *, host: str, port: int, vault_port: int) -> No
     from vaultauth.logs import logging_config
     from vaultauth.wiring import build_index
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     bao = EmbeddedOpenBao(settings.data_dir, port=vault_port, mount=settings.vault_mount)
     _say("vaultauth dev: DEVELOPMENT ONLY - the OpenBao unseal key is kept in the data dir.")
     try:

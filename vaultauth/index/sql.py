@@ -19,6 +19,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from vaultauth.errors import Conflict, IndexUnavailable, InvalidInput
+from vaultauth.files import private_dir, private_file
 from vaultauth.ids import validate_path_segment
 from vaultauth.index.driver import DriverQueries, header_from_index
 from vaultauth.index.schema import STATE_DELETING, api_keys, auth_records
@@ -34,7 +35,8 @@ def create_index_engine(url: str, *, pool_size: int = 10) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_dir(Path(parsed.database).parent)
+            private_file(Path(parsed.database))
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=pool_size
         )
