@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         description="Proxies trusted to say the client address in X-Forwarded-For (uvicorn's "
         "forwarded_allow_ips): comma-separated addresses or networks; * trusts any.",
     )
+    docs: bool = Field(
+        default=True,
+        description="Serve the browsable API documentation at /docs (Swagger UI, from the "
+        "package: no third-party script); /openapi.json is served either way.",
+    )
     workers: int = Field(
         default=1, ge=1, le=64, description="`vaultauth serve` processes sharing the port."
     )

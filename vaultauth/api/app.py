@@ -11,6 +11,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from vaultauth import __version__
+from vaultauth.api.docs import install_docs
 from vaultauth.api.errors import install_error_handlers
 from vaultauth.api.fastpath import FastPath
 from vaultauth.api.limits import BodySizeLimit
@@ -51,7 +52,11 @@ def create_app(
         version=__version__,
         description="Credentials of integrations, kept in Vault KV v2. Every call needs X-API-Key.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package instead (api/docs.py), or not at all
+        redoc_url=None,
     )
+    if settings.docs:
+        install_docs(app)
     app.state.metrics = metrics
     app.state.runtime = None
     app.include_router(router)
