@@ -18,14 +18,27 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from vaultauth.errors import VaultauthError
 from vaultauth.ports import SecretStore, SecretVersionInfo
 
-__all__ = ["CONTENT_TYPE_LATEST", "InstrumentedSecretStore", "Metrics", "multiprocess_dir"]
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "InstrumentedSecretStore",
+    "Metrics",
+    "all_workers_registry",
+    "multiprocess_dir",
+    "serve_metrics",
+]
 
 T = TypeVar("T")
 
@@ -110,14 +123,32 @@ class Metrics:
     def count_login_event(self, event: str) -> None:
         self.vault_logins.labels(event).inc()
 
+    def scraped_registry(self) -> CollectorRegistry:
+        """What a scrape shows: this app's registry, or every worker's in multiprocess mode."""
+        return self.registry if multiprocess_dir() is None else all_workers_registry()
+
     def render(self) -> bytes:
         """The registry in the Prometheus text format (every worker's, in multiprocess mode)."""
-        directory = multiprocess_dir()
-        if directory is None:
-            return generate_latest(self.registry)
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
+        return generate_latest(self.scraped_registry())
+
+
+def all_workers_registry() -> CollectorRegistry:
+    """A registry that adds up the metric files of every worker (multiprocess mode)."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=multiprocess_dir())  # type: ignore[no-untyped-call]
+    return registry
+
+
+def serve_metrics(port: int, host: str, registry: CollectorRegistry) -> Callable[[], None]:
+    """/metrics on a listener of its own (VAULTAUTH_METRICS_PORT); returns its stop."""
+    server, thread = start_http_server(port, addr=host, registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
 
 
 class InstrumentedSecretStore:

@@ -58,6 +58,14 @@ def run_server(settings: Settings, *, host: str, port: int) -> None:
             "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
         }
     )
+    stop_metrics = None
+    if settings.metrics_port is not None:
+        from vaultauth.metrics import all_workers_registry, serve_metrics
+
+        # Bound once, here: the workers' counters are added up from their files at each scrape.
+        stop_metrics = serve_metrics(
+            settings.metrics_port, settings.metrics_host, all_workers_registry()
+        )
     try:
         uvicorn.run(
             "vaultauth.server:app_from_environment",
@@ -66,6 +74,8 @@ def run_server(settings: Settings, *, host: str, port: int) -> None:
             **options,  # type: ignore[arg-type]
         )
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         if ours:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 

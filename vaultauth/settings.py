@@ -75,6 +75,14 @@ class Settings(BaseSettings):
         description="Proxies trusted to say the client address in X-Forwarded-For (uvicorn's "
         "forwarded_allow_ips): comma-separated addresses or networks; * trusts any.",
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port instead of the API listener (so the API "
+        "port exposes only the API and probes); bound once, also with several workers.",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Interface of that listener.")
     docs: bool = Field(
         default=True,
         description="Serve the browsable API documentation at /docs (Swagger UI, from the "

@@ -9,9 +9,11 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.support.processes import free_port
 from vaultauth.api import create_app
 from vaultauth.logs import JsonFormatter
 from vaultauth.settings import Settings
@@ -246,3 +248,19 @@ def test_the_runtime_is_closed_off_the_event_loop(
         monkeypatch.setattr(runtime, "_close_blocking", recording)
         assert client.get("/healthz").status_code == 200
     assert ran_on_loop == [False]
+
+
+def test_metrics_can_have_a_listener_of_their_own(
+    settings: Settings, make_key: Callable[..., str]
+) -> None:
+    port = free_port(1)
+    separate = settings.model_copy(update={"metrics_port": port})
+    with TestClient(create_app(separate)) as client:
+        client.headers["X-API-Key"] = make_key()
+        assert client.get("/v1/integrations/intg_mp/auth").status_code == 200
+        assert client.get("/metrics").status_code == 404  # the API port: the API and probes
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        assert scraped.status_code == 200
+        assert 'route="/v1/integrations/{integrationId}/auth"' in scraped.text
+    with pytest.raises(httpx.ConnectError):  # closed with the app
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1)

@@ -16,10 +16,11 @@ from vaultauth.api.errors import install_error_handlers
 from vaultauth.api.fastpath import FastPath
 from vaultauth.api.limits import BodySizeLimit
 from vaultauth.api.observe import RequestObserver
+from vaultauth.api.ops import metrics_router
 from vaultauth.api.ops import router as ops_router
 from vaultauth.api.paths import EncodedSlashes
 from vaultauth.api.routes import router
-from vaultauth.metrics import Metrics
+from vaultauth.metrics import Metrics, serve_metrics
 from vaultauth.settings import Settings
 from vaultauth.wiring import Runtime, build_runtime
 
@@ -39,12 +40,20 @@ def create_app(
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         runtime = await anyio.to_thread.run_sync(factory, settings)
         app.state.runtime = runtime
+        # With several workers the parent process serves the metrics port (server.py).
+        stop_metrics = (
+            serve_metrics(settings.metrics_port, settings.metrics_host, metrics.registry)
+            if settings.metrics_port is not None and settings.workers == 1
+            else None
+        )
         # What startup built lives as long as the process: keep it out of every collection.
         gc.collect()
         gc.freeze()
         try:
             yield
         finally:
+            if stop_metrics is not None:
+                await anyio.to_thread.run_sync(stop_metrics)
             await runtime.close()
 
     app = FastAPI(
@@ -61,6 +70,8 @@ def create_app(
     app.state.runtime = None
     app.include_router(router)
     app.include_router(ops_router)
+    if settings.metrics_port is None:
+        app.include_router(metrics_router)
     app.add_middleware(  # innermost: it serves the hot calls the router would serve
         FastPath,
         runtime=lambda: app.state.runtime,

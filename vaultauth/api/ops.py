@@ -17,6 +17,8 @@ from vaultauth.metrics import CONTENT_TYPE_LATEST, Metrics
 from vaultauth.wiring import Runtime
 
 router = APIRouter(tags=["operations"])
+# /metrics on the API listener, unless VAULTAUTH_METRICS_PORT gives it a listener of its own.
+metrics_router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
@@ -57,7 +59,7 @@ async def _logged_in(runtime: Runtime) -> None:
         raise VaultUnavailable("the facade has not logged in to Vault", code="vault_login_failed")
 
 
-@router.get("/metrics", response_class=Response)
+@metrics_router.get("/metrics", response_class=Response)
 def metrics(request: Request) -> Response:
     """Prometheus text format."""
     registry: Metrics = request.app.state.metrics
