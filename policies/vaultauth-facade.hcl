@@ -2,6 +2,7 @@
 #! (lines starting with #! are dropped). Kept identical to policies/ at the top of the repo.
 # vaultauth-facade: what the vaultauth facade needs on <mount>/<prefix>, and nothing else.
 # Renewing its own token (auth/token/renew-self, lookup-self) comes with Vault's `default` policy.
+# Listing is not here: only `vaultauth reconcile` lists, under vaultauth-reconcile.
 
 # Secret documents, <prefix>/<tenant>/integrations/<integrationId>/auth/<authId>:
 # create (write with cas=0), read (a version), update (write with cas=N). No delete here:
@@ -10,8 +11,8 @@ path "<mount>/data/<prefix>/*" {
   capabilities = ["create", "read", "update"]
 }
 
-# KV metadata: delete removes every version of a deleted record; read (current version) and
-# list (secrets without a record) serve `vaultauth reconcile`.
+# KV metadata: read (a record's current version, its list of versions), create and update
+# (the number of versions kept), delete (every version of a deleted record).
 path "<mount>/metadata/<prefix>/*" {
-  capabilities = ["read", "delete", "list"]
+  capabilities = ["create", "read", "update", "delete"]
 }

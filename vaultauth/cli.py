@@ -291,5 +291,22 @@ def policies_facade(mount: MountOption = None, prefix: PrefixOption = None) -> N
         raise _fail(exc) from None
 
 
+@policies_app.command("reconcile")
+def policies_reconcile(mount: MountOption = None, prefix: PrefixOption = None) -> None:
+    """Print the policy `vaultauth reconcile` runs under (listing, metadata, repairs)."""
+    from vaultauth.policies import render_reconcile
+
+    try:
+        settings = Settings()
+        typer.echo(
+            render_reconcile(
+                mount=mount or settings.vault_mount, prefix=prefix or settings.vault_prefix
+            ),
+            nl=False,
+        )
+    except VaultauthError as exc:
+        raise _fail(exc) from None
+
+
 def main() -> None:
     app(prog_name=Path(sys.argv[0]).name if sys.argv[0].endswith("vaultauth") else "vaultauth")

@@ -18,9 +18,11 @@ from vaultauth.embedded import EmbeddedOpenBao, EmbeddedVaultError
 from vaultauth.errors import VaultUnavailable
 from vaultauth.files import private_dir
 from vaultauth.keys import Scope
+from vaultauth.policies import render_facade
 from vaultauth.settings import Settings
 
 ADMIN_TENANT = "default"
+FACADE_POLICY = "vaultauth-facade"
 ADMIN_SCOPES = [Scope.AUTH_READ, Scope.AUTH_WRITE, Scope.CREDENTIALS_READ]
 
 
@@ -86,8 +88,14 @@ def _run_dev(settings: Settings, *, host: str, port: int, vault_port: int) -> No
     except EmbeddedVaultError as exc:
         raise VaultUnavailable(str(exc), code="embedded_vault_failed") from None
     try:
+        # The facade runs under the facade policy, as in production; the root token stays in
+        # the 0600 init file for the operator.
+        facade_token = bao.issue_token(
+            FACADE_POLICY,
+            render_facade(mount=settings.vault_mount, prefix=settings.vault_prefix),
+        )
         dev_settings = settings.model_copy(
-            update={"vault_addr": bao.addr, "vault_token": SecretStr(bao.root_token)}
+            update={"vault_addr": bao.addr, "vault_token": SecretStr(facade_token)}
         )
         engine, index = build_index(dev_settings)
         first_run = not index.list_keys()

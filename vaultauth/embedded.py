@@ -401,6 +401,35 @@ ui           = false
                 )
             time.sleep(_POLL_INTERVAL_S)
 
+    def issue_token(self, policy_name: str, policy: str, *, period: str = "24h") -> str:
+        """Write `policy` as `policy_name` and return a new periodic token that has it and
+        Vault's `default` policy (to renew and look itself up) - and nothing else."""
+        headers = {"X-Vault-Token": self.root_token}
+        with httpx.Client(base_url=self.addr, timeout=_HTTP_TIMEOUT, trust_env=False) as http:
+            written = self._request(
+                http,
+                "PUT",
+                f"/v1/sys/policies/acl/{policy_name}",
+                headers=headers,
+                json={"policy": policy},
+            )
+            if written.status_code not in (200, 204):
+                raise self._fail(f"writing the {policy_name} policy failed: {_why(written)}")
+            created = self._request(
+                http,
+                "POST",
+                "/v1/auth/token/create",
+                headers=headers,
+                json={"policies": [policy_name], "period": period, "display_name": policy_name},
+            )
+        try:
+            token = created.json()["auth"]["client_token"]
+        except (ValueError, KeyError, TypeError):
+            raise self._fail(f"creating a {policy_name} token failed: {_why(created)}") from None
+        if created.status_code != 200 or not isinstance(token, str):
+            raise self._fail(f"creating a {policy_name} token failed: {_why(created)}")
+        return token
+
     def _request(
         self,
         http: httpx.Client,

@@ -3,9 +3,11 @@ that Ctrl-C or SIGTERM stops completely (the OpenBao child included)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -40,6 +42,7 @@ class DevRun:
     stderr_path: Path
     url: str
     data_dir: Path
+    vault_url: str
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
@@ -110,7 +113,9 @@ def _start(runs: list[DevRun], data_dir: Path, port: int, vault_port: int) -> De
             env=env,
             start_new_session=True,
         )
-    run = DevRun(process, stderr_path, f"http://127.0.0.1:{port}", data_dir)
+    run = DevRun(
+        process, stderr_path, f"http://127.0.0.1:{port}", data_dir, f"http://127.0.0.1:{vault_port}"
+    )
     runs.append(run)
 
     def ready() -> bool:
@@ -132,6 +137,21 @@ def _stop_and_check(run: DevRun, first: signal.Signals) -> None:
     assert not _alive(bao_pid), f"OpenBao (pid {bao_pid}) outlived vaultauth dev after {first.name}"
     assert "vaultauth dev: stopped." in run.stderr()
     assert not (run.data_dir / "openbao" / "server.pid").exists()
+
+
+def _check_facade_token_is_not_root(run: DevRun) -> None:
+    """The facade was handed a token of the facade policy (the root token stays in init.json)."""
+    init = json.loads((run.data_dir / "openbao" / "init.json").read_text())
+    root = {"X-Vault-Token": init["root_token"]}
+    with httpx.Client(base_url=run.vault_url, headers=root, timeout=10) as vault:
+        accessors = vault.request("LIST", "/v1/auth/token/accessors").json()["data"]["keys"]
+        policies = [
+            vault.post("/v1/auth/token/lookup-accessor", json={"accessor": a}).json()["data"][
+                "policies"
+            ]
+            for a in accessors
+        ]
+    assert ["default", "vaultauth-facade"] in [sorted(p) for p in policies], policies
 
 
 def test_records_survive_a_restart_and_both_signals_stop_everything(
@@ -158,9 +178,12 @@ def test_records_survive_a_restart_and_both_signals_stop_everything(
     access = [line for line in first.stderr().splitlines() if '"route"' in line]
     assert access, "the dev facade logs JSON access lines like `serve`"
     assert all(record["authId"] not in line for line in access), "route templates, not paths"
+    _check_facade_token_is_not_root(first)
     _stop_and_check(first, signal.SIGINT)
     assert (data_dir / "index.sqlite3").exists()
     assert (data_dir / "openbao" / "init.json").exists()
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data_dir / "index.sqlite3").stat().st_mode) == 0o600
 
     second = _start(dev, data_dir, port, vault_port)
     assert KEY_RE.search(second.stderr()) is None, "a second start must not make a new key"

@@ -1,15 +1,15 @@
 """The shipped policies, loaded into the real OpenBao and proven with real tokens.
 
-The facade runs its whole flow (create, get, patch, resolve, list, delete, reconcile) with a
-token that has the facade policy and nothing else, not even `default`. A consumer token reads
+The facade runs its whole flow (create, get, patch, resolve, list, delete) with a token that has
+the facade policy and nothing else, not even `default`; `vaultauth reconcile --repair` runs with
+the reconcile policy alone. A consumer token reads
 the integrations it was granted and gets 403 from Vault for everything else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
-from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,13 +18,15 @@ import hvac.exceptions
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from tests.support.bao import DevBao
+from tests.support.facade import settings_env
 from tests.support.upstream import run_upstream
 from vaultauth.api import create_app
+from vaultauth.cli import app
 from vaultauth.client import AccessDenied, IntegrationAuth, VaultResolver
-from vaultauth.policies import render_consumer, render_facade
-from vaultauth.reconcile import Reconciler
+from vaultauth.policies import render_consumer, render_facade, render_reconcile
 from vaultauth.settings import Settings
 from vaultauth.wiring import Runtime
 
@@ -94,19 +96,37 @@ def test_the_whole_facade_flow_needs_only_the_facade_policy(
     ok(facade.delete(f"{base}/{ids[1]}"), 204)
     assert facade.get(f"{base}/{ids[1]}").status_code == 404
 
-    # reconcile: a secret without a record (planted by root) is found and destroyed
+
+def test_reconcile_runs_under_the_reconcile_policy_alone(
+    vault_client: hvac.Client,
+    settings: Settings,
+    facade_token: str,
+    vault: DevBao,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hcl = render_reconcile(mount=settings.vault_mount, prefix=settings.vault_prefix)
+    reconcile_token = token_with(vault_client, f"vaultauth-reconcile-{settings.vault_prefix}", hcl)
+    # A secret without a record (planted by root) is found and destroyed ...
     orphan = f"{settings.vault_prefix}/acme/integrations/intg_flow/auth/auth_orphan0000001"
     vault_client.secrets.kv.v2.create_or_update_secret(
         path=orphan, secret={"authType": "NO_AUTH"}, mount_point=settings.vault_mount
     )
-    reconciler = Reconciler(runtime.secrets, runtime.index, prefix=settings.vault_prefix)
-    report = facade.portal.call(  # type: ignore[union-attr]  # set inside `with TestClient`
-        partial(reconciler.run, tenant=None, repair=True, min_age=timedelta(0))
-    )
-    assert [f.problem.value for f in report.findings] == ["secret_without_record"]
+    for name, value in settings_env(settings, Path(vault.workdir or "/tmp")).items():
+        if name.startswith("VAULTAUTH_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("VAULTAUTH_VAULT_TOKEN", reconcile_token)
+    result = CliRunner().invoke(app, ["reconcile", "--repair", "--min-age", "0"])
+    assert result.exit_code == 0, result.output
+    assert "secret_without_record" in result.output
     with pytest.raises(hvac.exceptions.InvalidPath):
         vault_client.secrets.kv.v2.read_secret_metadata(
             path=orphan, mount_point=settings.vault_mount
+        )
+    # ... which the facade's own token could not have done: it may not list.
+    restricted = hvac.Client(url=vault.addr, token=facade_token, timeout=5)
+    with pytest.raises(hvac.exceptions.Forbidden):
+        restricted.secrets.kv.v2.list_secrets(
+            path=settings.vault_prefix, mount_point=settings.vault_mount
         )
 
 

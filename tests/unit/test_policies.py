@@ -9,7 +9,13 @@ from typer.testing import CliRunner
 
 from vaultauth.cli import app
 from vaultauth.errors import InvalidInput
-from vaultauth.policies import TEMPLATES, render_consumer, render_facade, template
+from vaultauth.policies import (
+    TEMPLATES,
+    render_consumer,
+    render_facade,
+    render_reconcile,
+    template,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,12 +39,23 @@ def test_the_facade_policy() -> None:
         'path "kv/data/team/vaultauth/*" {',
         '  capabilities = ["create", "read", "update"]',
         'path "kv/metadata/team/vaultauth/*" {',
-        '  capabilities = ["read", "delete", "list"]',
+        '  capabilities = ["create", "read", "update", "delete"]',
     ]
     assert "<" not in hcl.replace("<tenant>", "").replace("<integrationId>", "").replace(
         "<authId>", ""
     )
     assert "#!" not in hcl
+
+
+def test_the_reconcile_policy_lists_and_the_facade_policy_does_not() -> None:
+    hcl = render_reconcile(mount="kv", prefix="vaultauth")
+    assert _paths(hcl) == [
+        'path "kv/data/vaultauth/*" {',
+        '  capabilities = ["read"]',
+        'path "kv/metadata/vaultauth/*" {',
+        '  capabilities = ["read", "list", "delete"]',
+    ]
+    assert '"list"' not in render_facade()
 
 
 def test_the_consumer_policy_repeats_its_block_per_integration() -> None:

@@ -1,6 +1,7 @@
 """The Vault policies of vaultauth, rendered from the HCL templates shipped beside this module.
 
-`vaultauth-facade.hcl`: what the facade needs on its mount and prefix. `vaultauth-consumer.hcl`:
+`vaultauth-facade.hcl`: what the facade needs on its mount and prefix. `vaultauth-reconcile.hcl`:
+what `vaultauth reconcile` needs (listing is there, not in the facade's). `vaultauth-consumer.hcl`:
 read-only access for one service to chosen integrations of one tenant. Every value put into a
 path is validated like an id first, so none can widen a grant (`*`, `+`, `/`, `..` are refused).
 """
@@ -13,8 +14,9 @@ from vaultauth.errors import InvalidInput
 from vaultauth.ids import validate_path_segment
 
 FACADE_TEMPLATE = "vaultauth-facade.hcl"
+RECONCILE_TEMPLATE = "vaultauth-reconcile.hcl"
 CONSUMER_TEMPLATE = "vaultauth-consumer.hcl"
-TEMPLATES = (FACADE_TEMPLATE, CONSUMER_TEMPLATE)
+TEMPLATES = (FACADE_TEMPLATE, RECONCILE_TEMPLATE, CONSUMER_TEMPLATE)
 
 
 def template(name: str) -> str:
@@ -47,14 +49,23 @@ def _split(text: str) -> tuple[str, str]:
     return "".join(lines[:first]), "".join(lines[first:])
 
 
-def render_facade(*, mount: str = "secret", prefix: str = "vaultauth") -> str:
-    """The facade's policy for KV v2 `mount` and the facade's VAULTAUTH_VAULT_PREFIX."""
+def _render_for_prefix(name: str, mount: str, prefix: str) -> str:
     values = {
         "mount": _segments(mount, "mount"),
         "prefix": _segments(prefix, "prefix"),
     }
-    header, blocks = _split(template(FACADE_TEMPLATE))
+    header, blocks = _split(template(name))
     return _fill(header + blocks, values)
+
+
+def render_facade(*, mount: str = "secret", prefix: str = "vaultauth") -> str:
+    """The facade's policy for KV v2 `mount` and the facade's VAULTAUTH_VAULT_PREFIX."""
+    return _render_for_prefix(FACADE_TEMPLATE, mount, prefix)
+
+
+def render_reconcile(*, mount: str = "secret", prefix: str = "vaultauth") -> str:
+    """`vaultauth reconcile`'s policy for KV v2 `mount` and VAULTAUTH_VAULT_PREFIX."""
+    return _render_for_prefix(RECONCILE_TEMPLATE, mount, prefix)
 
 
 def render_consumer(
