@@ -1,14 +1,18 @@
 #!/bin/sh
 # EVALUATION ONLY. Initialises (first run) and unseals the compose stack's OpenBao, mounts KV v2
-# at secret/, and hands the facade a token. The unseal key and the root token are kept in the
-# openbao-keys volume, next to the data they protect; the facade gets the ROOT token. A real
-# deployment uses an external Vault with auto-unseal and a login method with a narrow policy
-# (README: "Production topology", "How the facade logs in to Vault").
-# Run again after every OpenBao restart (a restarted server is sealed): it only unseals then.
+# at secret/, and hands the facade a token of the vaultauth-facade policy (periodic, renewed by
+# the facade), readable by the facade's user only. The unseal key and the root token are kept in
+# the openbao-keys volume (0600), next to the data they protect, and never appear on a command
+# line. A real deployment uses an external Vault with auto-unseal and a login method with a
+# narrow policy (README: "Production topology", "How the facade logs in to Vault").
+# Run again after every OpenBao restart (a restarted server is sealed): it unseals and issues a
+# fresh facade token then.
 set -eu
 export BAO_ADDR="${BAO_ADDR:-http://openbao:8200}"
 KEYS_DIR="${KEYS_DIR:-/openbao/keys}"
 TOKEN_DIR="${TOKEN_DIR:-/openbao/token}"
+POLICY_FILE="${POLICY_FILE:-/policies/vaultauth-facade.hcl}"
+FACADE_UID="${FACADE_UID:-10001}" # the facade image's user (Dockerfile)
 keys="$KEYS_DIR/init.txt"
 
 retry() { # retry CMD...: up to 60 tries, 1 s apart
@@ -34,7 +38,8 @@ if ! bao status -format=json 2>/dev/null | grep -q '"initialized": true'; then
 fi
 unseal_key=$(awk '/^Unseal Key 1:/ {print $NF}' "$keys")
 root_token=$(awk '/^Initial Root Token:/ {print $NF}' "$keys")
-bao operator unseal "$unseal_key" >/dev/null
+# From stdin (`key=-`), so the key is never on a command line that `ps` shows.
+printf '%s' "$unseal_key" | bao write -format=json sys/unseal key=- >/dev/null
 export BAO_TOKEN="$root_token"
 retry bao secrets list
 if ! bao secrets list -format=json | grep -q '"secret/"'; then
@@ -42,7 +47,17 @@ if ! bao secrets list -format=json | grep -q '"secret/"'; then
   echo "openbao-init: mounted KV v2 at secret/"
 fi
 retry bao read secret/config  # the mount answers once it is ready for reads and writes
-printf '%s' "$root_token" >"$TOKEN_DIR/token.tmp"
-chmod 0444 "$TOKEN_DIR/token.tmp"
+# The shipped template, rendered for mount secret/ and prefix vaultauth (#! lines are notes).
+grep -v '^#!' "$POLICY_FILE" | sed -e 's/<mount>/secret/g' -e 's/<prefix>/vaultauth/g' \
+  | bao policy write vaultauth-facade - >/dev/null
+(
+  umask 077
+  bao token create -policy=vaultauth-facade -period=24h -display-name=vaultauth-facade \
+    -field=token >"$TOKEN_DIR/token.tmp"
+)
+if [ "$(id -u)" = 0 ]; then
+  chown "$FACADE_UID" "$TOKEN_DIR/token.tmp" # the facade runs as that user
+fi
+chmod 0400 "$TOKEN_DIR/token.tmp"
 mv "$TOKEN_DIR/token.tmp" "$TOKEN_DIR/token"
-echo "openbao-init: unsealed; facade token in $TOKEN_DIR/token"
+echo "openbao-init: unsealed; a vaultauth-facade token is in $TOKEN_DIR/token"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -38,6 +39,8 @@ def _init(addr: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
         "BAO_ADDR": addr,
         "KEYS_DIR": str(tmp_path / "keys"),
         "TOKEN_DIR": str(tmp_path / "token"),
+        "POLICY_FILE": str(ROOT / "policies" / "vaultauth-facade.hcl"),
+        "FACADE_UID": str(os.getuid()),  # the facade's user; here, the test's own
     }
     return subprocess.run(
         ["sh", str(INIT)], env=env, capture_output=True, text=True, timeout=120, check=False
@@ -65,13 +68,22 @@ def test_init_job_initialises_mounts_kv_and_unseals_after_a_restart(tmp_path: Pa
         assert first.returncode == 0, first.stderr + log.read_text()[-2000:]
         assert "initialised" in first.stdout
         assert "mounted KV v2 at secret/" in first.stdout
-        token = (tmp_path / "token" / "token").read_text()
+        token_file = tmp_path / "token" / "token"
+        token = token_file.read_text()
         assert (tmp_path / "keys" / "init.txt").stat().st_mode & 0o077 == 0
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o400  # the facade's user only
+        root = (tmp_path / "keys" / "init.txt").read_text().split("Initial Root Token:")[1]
+        assert token != root.split()[0], "the facade must not get the root token"
         headers = {"X-Vault-Token": token}
+        looked_up = httpx.get(f"{addr}/v1/auth/token/lookup-self", headers=headers).json()
+        assert sorted(looked_up["data"]["policies"]) == ["default", "vaultauth-facade"]
+        path = f"{addr}/v1/secret/data/vaultauth/acme/integrations/i/auth/a"
         written = httpx.post(
-            f"{addr}/v1/secret/data/probe", json={"data": {"k": "v"}}, headers=headers
+            path, json={"data": {"k": "v"}, "options": {"cas": 0}}, headers=headers
         )
         assert written.status_code == 200, written.text
+        outside = httpx.post(f"{addr}/v1/secret/data/probe", json={"data": {}}, headers=headers)
+        assert outside.status_code == 403  # the facade policy reaches its prefix only
 
         stop_process(server)
         server = _start(config, tmp_path, log)
@@ -79,7 +91,20 @@ def test_init_job_initialises_mounts_kv_and_unseals_after_a_restart(tmp_path: Pa
         again = _init(addr, tmp_path)
         assert again.returncode == 0, again.stderr
         assert "initialised" not in again.stdout
-        read = httpx.get(f"{addr}/v1/secret/data/probe", headers=headers)
+        fresh = {"X-Vault-Token": token_file.read_text()}  # a new token after each unseal
+        read = httpx.get(path, headers=fresh)
         assert read.json()["data"]["data"] == {"k": "v"}
     finally:
         stop_process(server)
+
+
+def test_the_init_job_never_puts_a_key_or_the_root_token_on_a_command_line() -> None:
+    """`ps` shows every process's arguments: the unseal key goes through a pipe, the root token
+    through the environment (BAO_TOKEN), never as an argument."""
+    for line in INIT.read_text().splitlines():
+        code = line.split("#", 1)[0]
+        for secret in ("$unseal_key", "$root_token"):
+            if secret in code and "=$(" not in code:
+                assert code.strip().startswith(
+                    ("printf '%s' \"$unseal_key\" |", "export BAO_TOKEN=")
+                ), line
