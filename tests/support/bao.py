@@ -35,9 +35,10 @@ class DevBao:
 
 
 def _spawn(
-    port: int, workdir: Path, log: IO[bytes], cert_dir: Path | None
+    port: int, workdir: Path, log: IO[bytes], cert_dir: Path | None, config: Path | None = None
 ) -> subprocess.Popen[bytes]:
     tls = ["-dev-tls", f"-dev-tls-cert-dir={cert_dir}"] if cert_dir is not None else []
+    tls += [f"-config={config}"] if config is not None else []
     return subprocess.Popen(
         [
             bao_binary(),
@@ -55,17 +56,27 @@ def _spawn(
     )
 
 
-def start_dev_bao(*, tls: bool = False) -> DevBao:
+def start_dev_bao(*, tls: bool = False, audit_log: bool = False) -> DevBao:
     """Start an in-memory dev server; ready once health and the `secret/` KV v2 mount answer.
 
-    With `tls`, it serves https with a certificate signed by a CA it generates (`ca_cert`)."""
+    With `tls`, it serves https with a certificate signed by a CA it generates (`ca_cert`).
+    With `audit_log`, a file audit device (declared in a config file, as OpenBao requires)
+    writes to `<workdir>/audit.log`."""
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="vaultauth-bao-"))
     cert_dir = workdir / "certs" if tls else None
     if cert_dir is not None:
         cert_dir.mkdir()
+    config = None
+    if audit_log:
+        config = workdir / "audit.hcl"
+        config.write_text(
+            'audit "file" "file" {\n'
+            f'  options {{\n    file_path = "{workdir / "audit.log"}"\n  }}\n'
+            "}\n"
+        )
     with (workdir / "server.log").open("wb") as log:
-        process = _spawn(port, workdir, log, cert_dir)
+        process = _spawn(port, workdir, log, cert_dir, config)
     addr = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     ca_cert = cert_dir / "vault-ca.pem" if cert_dir is not None else None
     headers = {"X-Vault-Token": ROOT_TOKEN}

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
+from vaultauth.api.audit import AuditEntry, entry_of
 from vaultauth.errors import NotAuthenticated, RateLimited
 from vaultauth.keys import Principal, Scope, split_key, verify
 from vaultauth.service import CredentialService
@@ -30,13 +31,21 @@ async def get_service(request: Request) -> CredentialService:
     return runtime.service
 
 
-async def authenticate(runtime: Runtime, api_key: str | None, address: str) -> Principal:
+async def authenticate(
+    runtime: Runtime, api_key: str | None, address: str, audit: AuditEntry | None = None
+) -> Principal:
     """Verify X-API-Key; a cached key (or a cached unknown id) is checked without a query or a
-    thread hop. Past the failed-authentication limit of `address`: 429 instead of 401."""
+    thread hop. Past the failed-authentication limit of `address`: 429 instead of 401. The key
+    id (and, once verified, the tenant) goes to the request's audit entry."""
     parts = split_key(api_key) if api_key else None
+    if audit is not None and parts is not None:
+        audit.key_id = parts[0]
     stored = await runtime.index.find_key(parts[0]) if parts is not None else None
     try:
-        return verify(api_key, stored)
+        principal = verify(api_key, stored)
+        if audit is not None:
+            audit.tenant = principal.tenant
+        return principal
     except NotAuthenticated:
         wait = runtime.throttle.failed(address)
         if wait is not None:
@@ -55,7 +64,9 @@ def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
         request: Request, api_key: Annotated[str | None, Security(_api_key_header)]
     ) -> Principal:
         address = request.client.host if request.client is not None else "unknown"
-        principal = await authenticate(request.app.state.runtime, api_key, address)
+        principal = await authenticate(
+            request.app.state.runtime, api_key, address, entry_of(request.scope)
+        )
         principal.require(scope)
         return principal
 

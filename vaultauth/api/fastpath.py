@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vaultauth.api.audit import entry_of
 from vaultauth.api.errors import domain_error_response
 from vaultauth.api.schemas import AuthCreateBody, record_body, resolve_body
 from vaultauth.errors import VaultauthError
@@ -117,6 +118,14 @@ class FastPath:
             await self.app(scope, receive, send)
             return
         operation, integration_id, auth_id = matched
+        audit = entry_of(scope)
+        if audit is not None:
+            audit.key_id, audit.tenant = principal.key_id, principal.tenant
+        scope["path_params"] = (
+            {"integrationId": integration_id, "authId": auth_id}
+            if auth_id
+            else {"integrationId": integration_id}
+        )
         if operation is Operation.CREATE:
             await self._create(runtime, principal, integration_id, scope, receive, send)
             return
@@ -164,6 +173,9 @@ class FastPath:
         except VaultauthError as exc:
             await domain_error_response(exc, self._retry_after)(scope, receive, send)
             return
+        audit = entry_of(scope)
+        if audit is not None:
+            audit.created_auth_id = record.auth_id
         await self._json(record_body(record))(scope, receive, send)
 
     @staticmethod

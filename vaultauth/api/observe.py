@@ -12,6 +12,7 @@ import time
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vaultauth.api.audit import keep_error_body, start_entry, write_line
 from vaultauth.api.errors import error_response
 from vaultauth.logs import REQUEST_ID, request_id_from
 from vaultauth.metrics import Metrics
@@ -60,6 +61,7 @@ class RequestObserver:
         started = time.perf_counter()
         status = 500
         response_started = False
+        audit = start_entry(scope)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -67,6 +69,8 @@ class RequestObserver:
                 status = int(message["status"])
                 response_started = True
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            elif audit is not None and status >= 400 and message["type"] == "http.response.body":
+                keep_error_body(audit, message.get("body", b""))
             await send(message)
 
         try:
@@ -97,4 +101,6 @@ class RequestObserver:
                     }
                 },
             )
+            if audit is not None:
+                write_line(audit, scope, status)
             REQUEST_ID.reset(token)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from vaultauth.api.audit import entry_of
 from vaultauth.api.deps import CredentialReader, Reader, Service, Writer
 from vaultauth.api.schemas import (
     AuthCreateBody,
@@ -47,9 +48,16 @@ AuthId = Annotated[
 
 @router.post("/integrations/{integrationId}/auth", tags=["auth"], response_model=AuthOut)
 async def create_auth(
-    integrationId: IntegrationId, body: AuthCreateBody, principal: Writer, service: Service
+    integrationId: IntegrationId,
+    body: AuthCreateBody,
+    principal: Writer,
+    service: Service,
+    request: Request,
 ) -> Response:
     created = await service.create(principal.tenant, integrationId, body.to_domain())
+    audit = entry_of(request.scope)
+    if audit is not None:
+        audit.created_auth_id = created.auth_id
     return JSONResponse(record_body(created))
 
 
