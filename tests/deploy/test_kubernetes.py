@@ -180,6 +180,10 @@ def test_the_pod_runs_unprivileged(rendered: list[Manifest]) -> None:
     assert pod["runAsNonRoot"] is True
     assert isinstance(pod["runAsUser"], int)
     assert pod["runAsUser"] > 0
+    # The image's own user, so files the image installs are readable as it expects.
+    image_uid = re.search(r"useradd [^\n]*--uid (\d+)", (ROOT / "Dockerfile").read_text())
+    assert image_uid is not None
+    assert pod["runAsUser"] == int(image_uid.group(1))
     assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
     for key in ("hostNetwork", "hostPID", "hostIPC"):
         assert not spec.get(key)
