@@ -1,5 +1,6 @@
 """`python -m vaultauth` runs the same command line as `vaultauth`."""
 
-from vaultauth.cli import main
+from vaultauth.entry import main
 
-main()
+if __name__ == "__main__":
+    main()
