@@ -21,6 +21,7 @@ SERVER_MODULES = (
     "alembic",
     "pydantic_settings",
     "prometheus_client",
+    "swagger_ui_bundle",
 )
 EXIT_MISSING_EXTRA = 2
 

@@ -47,6 +47,10 @@ def run_server(settings: Settings, *, host: str, port: int) -> None:
     if settings.workers == 1:
         from vaultauth.api import create_app
 
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if directory:  # set by the operator for one worker too: it must exist
+            os.makedirs(directory, exist_ok=True)
+
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
         return
     _migrate_once(settings)

@@ -26,7 +26,11 @@ from vaultauth import entry
 ROOT = Path(__file__).resolve().parents[2]
 HINT = "vaultauth: the command line needs the server extra: pip install 'vaultauth[server]'"
 # Distribution names of the server extra whose import name differs.
-IMPORT_NAMES = {"pydantic-settings": "pydantic_settings", "prometheus-client": "prometheus_client"}
+IMPORT_NAMES = {
+    "pydantic-settings": "pydantic_settings",
+    "prometheus-client": "prometheus_client",
+    "swagger-ui-bundle": "swagger_ui_bundle",
+}
 
 
 def _requirement_name(requirement: str) -> str:
