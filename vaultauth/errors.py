@@ -7,6 +7,7 @@
     ├── RateLimited           too many failed authentications from one address (`retry_after`)
     ├── NotFound              no such record (also: it belongs to another tenant)
     ├── Conflict              a concurrent change won (check-and-set)
+    ├── PreconditionFailed    If-Match named another revision of the record
     ├── CorruptSecret         Vault holds a secret document this service cannot read
     └── Unavailable           a backing service cannot serve now; retry later
         ├── VaultUnavailable  unreachable, sealed, timing out, or refusing the facade's token
@@ -56,6 +57,10 @@ class NotFound(VaultauthError):
 
 class Conflict(VaultauthError):
     code = "conflict"
+
+
+class PreconditionFailed(VaultauthError):
+    code = "precondition_failed"
 
 
 class CorruptSecret(VaultauthError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -377,6 +377,52 @@ def check_headers(credential: Credential, headers: tuple[Header, ...]) -> None:
         )
 
 
+MAX_LABEL = 128
+_LABEL_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def parse_label(value: object) -> str | None:
+    """A record's `label`: None, or 1-128 printable characters (no CR, LF or other control)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_LABEL:
+        raise InvalidInput(
+            f"label must be 1-{MAX_LABEL} characters, or null",
+            code="invalid_label",
+            field="label",
+        )
+    if _LABEL_FORBIDDEN.search(value):
+        raise InvalidInput(
+            "label must be printable characters (no CR, LF or other control characters)",
+            code="invalid_label",
+            field="label",
+        )
+    return value
+
+
+def parse_moment(value: object, field: str) -> datetime | None:
+    """An RFC 3339 date-time with a time zone, in UTC; None for null."""
+    if value is None:
+        return None
+    problem = InvalidInput(
+        f"{field} must be an RFC 3339 date-time with a time zone, e.g. 2027-01-31T00:00:00Z",
+        code="invalid_datetime",
+        field=field,
+    )
+    if not isinstance(value, str) or len(value) > 64:
+        raise problem
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise problem from None
+    if moment.tzinfo is None or "T" not in value.upper():
+        raise problem
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise problem from None
+
+
 def parse_allowed_hosts(value: object) -> tuple[str, ...] | None:
     """`allowedHosts` as given on create or PATCH: None (unrestricted), or 1-32 host names or
     `*.` patterns, in lower case and without duplicates."""
@@ -426,9 +472,24 @@ class AuthRecord:
     created_at: datetime
     updated_at: datetime
     allowed_hosts: tuple[str, ...] | None = None
+    label: str | None = None
+    expires_at: datetime | None = None
+    rotate_after: datetime | None = None
+    revision: int = 1  # counts every change of the record in the index: its ETag
 
     def with_changes(self, **changes: Any) -> AuthRecord:
         return replace(self, **changes)
+
+    @property
+    def due_at(self) -> datetime | None:
+        """The earlier of `expires_at` and `rotate_after`: when the record needs attention."""
+        moments = [m for m in (self.expires_at, self.rotate_after) if m is not None]
+        return min(moments) if moments else None
+
+    @property
+    def etag(self) -> str:
+        """A strong ETag: changes whenever any field of the record changes."""
+        return f'"r{self.revision}"'
 
 
 @dataclass(frozen=True)

@@ -48,21 +48,51 @@ class MetadataIndex(Protocol):
     async def insert(self, record: AuthRecord) -> None: ...
 
     async def get(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord | None:
-        """The visible record, or None (missing, other tenant, or being deleted)."""
+        """The visible record, or None (missing, other tenant, or being deleted); it may come
+        from a cache that lags other processes' changes by the staleness bound."""
+
+    async def get_current(
+        self, tenant: str, integration_id: str, auth_id: str
+    ) -> AuthRecord | None:
+        """As `get`, but as the index holds it now (never from a cache): for writes."""
 
     async def list_page(
         self, tenant: str, integration_id: str, *, limit: int, cursor: str | None
     ) -> Page: ...
 
-    async def update(self, record: AuthRecord, *, expected_version: int) -> bool:
-        """Store `record` if the stored version is still `expected_version`."""
+    async def update(
+        self,
+        record: AuthRecord,
+        *,
+        expected_version: int,
+        expected_revision: int | None = None,
+        credential: bool = True,
+        metadata: bool = False,
+    ) -> int | None:
+        """Store `record`'s credential columns (those that follow the Vault document) and/or
+        its metadata columns (label, expiresAt, rotateAfter) if the row is still at
+        `expected_version` (and `expected_revision`): its new revision, or None."""
 
     async def mark_deleting(
-        self, tenant: str, integration_id: str, auth_id: str
+        self,
+        tenant: str,
+        integration_id: str,
+        auth_id: str,
+        *,
+        expected_revision: int | None = None,
     ) -> AuthRecord | None:
-        """Hide the record from reads; return it (also if already hidden) or None if absent."""
+        """Hide the record from reads; return it (also if already hidden) or None if absent.
+        With `expected_revision`, raise PreconditionFailed if the record is at another one."""
 
     async def remove(self, tenant: str, integration_id: str, auth_id: str) -> None: ...
+
+    async def due_page(
+        self, tenant: str, *, before: datetime, limit: int, cursor: str | None
+    ) -> Page:
+        """`tenant`'s records whose expiry or rotation date is before `before`, earliest first."""
+
+    async def count_past(self, column: str, moment: datetime, cap: int) -> int:
+        """Records whose `expires_at` or `rotate_after` is before `moment`, counted up to `cap`."""
 
     def all_records(self, tenant: str | None) -> AsyncIterator[tuple[AuthRecord, bool]]:
         """Every record with whether it is being deleted, for reconciliation."""

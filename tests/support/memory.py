@@ -90,12 +90,43 @@ class MemoryIndex:
         ]
         return Page(records=records[:limit], next_cursor=None)
 
-    async def update(self, record: AuthRecord, *, expected_version: int) -> bool:
+    async def get_current(
+        self, tenant: str, integration_id: str, auth_id: str
+    ) -> AuthRecord | None:
+        return await self.get(tenant, integration_id, auth_id)
+
+    async def update(
+        self,
+        record: AuthRecord,
+        *,
+        expected_version: int,
+        expected_revision: int | None = None,
+        credential: bool = True,
+        metadata: bool = False,
+    ) -> int | None:
         row = self.rows.get(self._key(record))
         if row is None or row[1] or row[0].version != expected_version:
-            return False
-        self.rows[self._key(record)] = (record, False)
-        return True
+            return None
+        stored = row[0]
+        if expected_revision is not None and stored.revision != expected_revision:
+            return None
+        changes: dict[str, Any] = {"updated_at": record.updated_at}
+        if credential:
+            changes.update(
+                auth_type=record.auth_type,
+                headers=record.headers,
+                api_key_name=record.api_key_name,
+                api_key_position=record.api_key_position,
+                version=record.version,
+                allowed_hosts=record.allowed_hosts,
+            )
+        if metadata:
+            changes.update(
+                label=record.label, expires_at=record.expires_at, rotate_after=record.rotate_after
+            )
+        updated = stored.with_changes(revision=stored.revision + 1, **changes)
+        self.rows[self._key(record)] = (updated, False)
+        return updated.revision
 
     async def mark_deleting(
         self, tenant: str, integration_id: str, auth_id: str
@@ -108,6 +139,21 @@ class MemoryIndex:
 
     async def remove(self, tenant: str, integration_id: str, auth_id: str) -> None:
         self.rows.pop((tenant, integration_id, auth_id), None)
+
+    async def due_page(
+        self, tenant: str, *, before: datetime, limit: int, cursor: str | None
+    ) -> Page:
+        due = [
+            r
+            for (t, _i, _a), (r, deleting) in self.rows.items()
+            if t == tenant and not deleting and r.due_at is not None and r.due_at < before
+        ]
+        due.sort(key=lambda r: (r.due_at, r.integration_id, r.auth_id))
+        return Page(records=due[:limit], next_cursor=None)
+
+    async def count_past(self, column: str, moment: datetime, cap: int) -> int:
+        values = [getattr(r, column) for r, deleting in self.rows.values() if not deleting]
+        return min(cap, sum(1 for v in values if v is not None and v < moment))
 
     async def all_records(self, tenant: str | None) -> AsyncIterator[tuple[AuthRecord, bool]]:
         for key in sorted(self.rows):

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from anyio import to_thread
 
+from vaultauth.index.driver import DriverQueries
 from vaultauth.index.loop_sqlite import Busy, LoopSqliteQueries
 from vaultauth.index.sql import SqlMetadataIndex
 from vaultauth.keys import ApiKeyRecord
@@ -59,20 +60,59 @@ class AsyncSqlIndex:
             lambda: self.sql.list_page(tenant, integration_id, limit=limit, cursor=cursor)
         )
 
-    async def update(self, record: AuthRecord, *, expected_version: int) -> bool:
-        if self._on_loop is not None:
-            try:
-                return self._on_loop.update(record, expected_version=expected_version)
-            except Busy:
-                pass
-        return await to_thread.run_sync(
-            lambda: self.sql.update(record, expected_version=expected_version)
-        )
-
-    async def mark_deleting(
+    async def get_current(
         self, tenant: str, integration_id: str, auth_id: str
     ) -> AuthRecord | None:
-        return await to_thread.run_sync(self.sql.mark_deleting, tenant, integration_id, auth_id)
+        return await self.get(tenant, integration_id, auth_id)
+
+    async def update(
+        self,
+        record: AuthRecord,
+        *,
+        expected_version: int,
+        expected_revision: int | None = None,
+        credential: bool = True,
+        metadata: bool = False,
+    ) -> int | None:
+        def run(queries: DriverQueries) -> int | None:
+            return queries.update(
+                record,
+                expected_version=expected_version,
+                expected_revision=expected_revision,
+                credential=credential,
+                metadata=metadata,
+            )
+
+        if self._on_loop is not None:
+            try:
+                return run(self._on_loop)
+            except Busy:
+                pass
+        return await to_thread.run_sync(run, self.sql.driver)
+
+    async def due_page(
+        self, tenant: str, *, before: datetime, limit: int, cursor: str | None
+    ) -> Page:
+        return await to_thread.run_sync(
+            lambda: self.sql.due_page(tenant, before=before, limit=limit, cursor=cursor)
+        )
+
+    async def count_past(self, column: str, moment: datetime, cap: int) -> int:
+        return await to_thread.run_sync(self.sql.count_past, column, moment, cap)
+
+    async def mark_deleting(
+        self,
+        tenant: str,
+        integration_id: str,
+        auth_id: str,
+        *,
+        expected_revision: int | None = None,
+    ) -> AuthRecord | None:
+        return await to_thread.run_sync(
+            lambda: self.sql.mark_deleting(
+                tenant, integration_id, auth_id, expected_revision=expected_revision
+            )
+        )
 
     async def remove(self, tenant: str, integration_id: str, auth_id: str) -> None:
         await to_thread.run_sync(self.sql.remove, tenant, integration_id, auth_id)

@@ -75,6 +75,11 @@ class CachingIndex:
             self.records.put(key, record, ticket)
         return record
 
+    async def get_current(
+        self, tenant: str, integration_id: str, auth_id: str
+    ) -> AuthRecord | None:
+        return await self._inner.get_current(tenant, integration_id, auth_id)
+
     async def insert(self, record: AuthRecord) -> None:
         await self._inner.insert(record)
 
@@ -83,17 +88,38 @@ class CachingIndex:
     ) -> Page:
         return await self._inner.list_page(tenant, integration_id, limit=limit, cursor=cursor)
 
-    async def update(self, record: AuthRecord, *, expected_version: int) -> bool:
+    async def update(
+        self,
+        record: AuthRecord,
+        *,
+        expected_version: int,
+        expected_revision: int | None = None,
+        credential: bool = True,
+        metadata: bool = False,
+    ) -> int | None:
         try:
-            return await self._inner.update(record, expected_version=expected_version)
+            return await self._inner.update(
+                record,
+                expected_version=expected_version,
+                expected_revision=expected_revision,
+                credential=credential,
+                metadata=metadata,
+            )
         finally:
             self.records.invalidate(_key_of(record))
 
     async def mark_deleting(
-        self, tenant: str, integration_id: str, auth_id: str
+        self,
+        tenant: str,
+        integration_id: str,
+        auth_id: str,
+        *,
+        expected_revision: int | None = None,
     ) -> AuthRecord | None:
         try:
-            return await self._inner.mark_deleting(tenant, integration_id, auth_id)
+            return await self._inner.mark_deleting(
+                tenant, integration_id, auth_id, expected_revision=expected_revision
+            )
         finally:
             self.records.invalidate((tenant, integration_id, auth_id))
 
@@ -102,6 +128,14 @@ class CachingIndex:
             await self._inner.remove(tenant, integration_id, auth_id)
         finally:
             self.records.invalidate((tenant, integration_id, auth_id))
+
+    async def due_page(
+        self, tenant: str, *, before: datetime, limit: int, cursor: str | None
+    ) -> Page:
+        return await self._inner.due_page(tenant, before=before, limit=limit, cursor=cursor)
+
+    async def count_past(self, column: str, moment: datetime, cap: int) -> int:
+        return await self._inner.count_past(column, moment, cap)
 
     def all_records(self, tenant: str | None) -> AsyncIterator[tuple[AuthRecord, bool]]:
         return self._inner.all_records(tenant)

@@ -32,32 +32,47 @@ log = logging.getLogger("vaultauth.index")
 
 _RECORD_COLUMNS = (
     "tenant, integration_id, auth_id, auth_type, headers, api_key_name, api_key_position, "
-    "kv_version, created_at, updated_at, allowed_hosts"
+    "kv_version, created_at, updated_at, allowed_hosts, label, expires_at, rotate_after, "
+    "revision"
 )
 _SAME_RECORD = "tenant = :tenant AND integration_id = :integration_id AND auth_id = :auth_id"
+_ACTIVE = f"state = '{STATE_ACTIVE}'"
 
-_GET = (
-    f"SELECT {_RECORD_COLUMNS} FROM auth_records WHERE {_SAME_RECORD} AND state = '{STATE_ACTIVE}'"
-)
+_GET = f"SELECT {_RECORD_COLUMNS} FROM auth_records WHERE {_SAME_RECORD} AND {_ACTIVE}"
 _INSERT = (
-    f"INSERT INTO auth_records ({_RECORD_COLUMNS}, state) VALUES (:tenant, :integration_id, "
-    ":auth_id, :auth_type, :headers, :api_key_name, :api_key_position, :kv_version, "
-    f":created_at, :updated_at, :allowed_hosts, '{STATE_ACTIVE}')"
+    f"INSERT INTO auth_records ({_RECORD_COLUMNS}, due_at, state) VALUES (:tenant, "
+    ":integration_id, :auth_id, :auth_type, :headers, :api_key_name, :api_key_position, "
+    ":kv_version, :created_at, :updated_at, :allowed_hosts, :label, :expires_at, :rotate_after, "
+    f"1, :due_at, '{STATE_ACTIVE}')"
 )
-_UPDATE = (
-    "UPDATE auth_records SET auth_type = :auth_type, headers = :headers, "
-    "api_key_name = :api_key_name, api_key_position = :api_key_position, "
-    "kv_version = :kv_version, updated_at = :updated_at, allowed_hosts = :allowed_hosts "
-    f"WHERE {_SAME_RECORD} AND state = '{STATE_ACTIVE}' AND kv_version = :expected_version"
+# What an update may set: the columns that follow the Vault document, and the ones that live in
+# the index only. Each update sets the groups that changed, and bumps the revision (the ETag).
+CREDENTIAL_COLUMNS = (
+    "auth_type",
+    "headers",
+    "api_key_name",
+    "api_key_position",
+    "kv_version",
+    "allowed_hosts",
 )
+METADATA_COLUMNS = ("label", "expires_at", "rotate_after", "due_at")
 _LIST = (
     f"SELECT {_RECORD_COLUMNS} FROM auth_records WHERE tenant = :tenant "
-    f"AND integration_id = :integration_id AND state = '{STATE_ACTIVE}' "
+    f"AND integration_id = :integration_id AND {_ACTIVE} "
     "ORDER BY created_at DESC, auth_id DESC LIMIT :limit"
 )
 # The page after a cursor: a row-value comparison, which both databases run on the index.
 _LIST_AFTER = _LIST.replace(
     "ORDER BY", "AND (created_at, auth_id) < (:created_at, :auth_id) ORDER BY"
+)
+_DUE = (
+    f"SELECT {_RECORD_COLUMNS}, due_at FROM auth_records WHERE tenant = :tenant "
+    f"AND due_at IS NOT NULL AND due_at < :before AND {_ACTIVE} "
+    "ORDER BY due_at, integration_id, auth_id LIMIT :limit"
+)
+_DUE_AFTER = _DUE.replace(
+    "ORDER BY",
+    "AND (due_at, integration_id, auth_id) > (:due_at, :integration_id, :auth_id) ORDER BY",
 )
 _FIND_KEY = (
     "SELECT key_id, tenant, scopes, secret_hash, created_at, revoked_at "
@@ -83,13 +98,14 @@ class DriverQueries:
         self._dbapi = dbapi
         # sqlite3 takes :name; psycopg takes %(name)s.
         self._sql = {
-            name: sql if self._sqlite else _NAMED.sub(r"%(\1)s", sql)
+            name: self._dialect(sql)
             for name, sql in (
                 ("get", _GET),
                 ("insert", _INSERT),
-                ("update", _UPDATE),
                 ("list", _LIST),
                 ("list_after", _LIST_AFTER),
+                ("due", _DUE),
+                ("due_after", _DUE_AFTER),
                 ("find_key", _FIND_KEY),
             )
         }
@@ -107,12 +123,82 @@ class DriverQueries:
         with self._writing() as cursor:
             cursor.execute(self._sql["insert"], params)
 
-    def update(self, record: AuthRecord, *, expected_version: int) -> bool:
+    def update(
+        self,
+        record: AuthRecord,
+        *,
+        expected_version: int,
+        expected_revision: int | None = None,
+        credential: bool = True,
+        metadata: bool = False,
+    ) -> int | None:
+        """Store the `credential` and/or `metadata` columns of `record` if the row is still at
+        `expected_version` (and `expected_revision`); its new revision, or None if it moved."""
         params = self._columns(record)
         params["expected_version"] = expected_version
+        params["expected_revision"] = expected_revision
         with self._writing() as cursor:
-            cursor.execute(self._sql["update"], params)
-            return bool(cursor.rowcount == 1)
+            cursor.execute(self._update_sql(credential, metadata, expected_revision), params)
+            row = cursor.fetchone()
+        return int(row[0]) if row is not None else None
+
+    def _update_sql(self, credential: bool, metadata: bool, revision_guard: int | None) -> str:
+        key = f"update-{credential}-{metadata}-{revision_guard is not None}"
+        sql = self._sql.get(key)
+        if sql is None:
+            columns = (CREDENTIAL_COLUMNS if credential else ()) + (
+                METADATA_COLUMNS if metadata else ()
+            )
+            assignments = ", ".join(f"{c} = :{c}" for c in columns)
+            guard = " AND revision = :expected_revision" if revision_guard is not None else ""
+            sql = self._sql[key] = self._dialect(
+                f"UPDATE auth_records SET {assignments}, updated_at = :updated_at, "
+                f"revision = revision + 1 WHERE {_SAME_RECORD} AND {_ACTIVE} "
+                f"AND kv_version = :expected_version{guard} RETURNING revision"
+            )
+        return sql
+
+    def due_rows(
+        self,
+        tenant: str,
+        *,
+        before: datetime,
+        limit: int,
+        after: tuple[datetime, str, str] | None,
+    ) -> list[AuthRecord]:
+        """Records due before `before` (expiry or rotation), the earliest first; with `after`,
+        those past that position (due date, integration id, auth id)."""
+        params: dict[str, Any] = {
+            "tenant": tenant,
+            "before": self._moment(before),
+            "limit": limit,
+        }
+        statement = "due"
+        if after is not None:
+            statement = "due_after"
+            params["due_at"] = self._moment(after[0])
+            params["integration_id"], params["auth_id"] = after[1], after[2]
+        with self._cursor() as cursor:
+            cursor.execute(self._sql[statement], params)
+            rows = cursor.fetchall()
+        return [self._record(row[:-1]) for row in rows]
+
+    def count_past(self, column: str, moment: datetime, cap: int) -> int:
+        """How many active records have `column` (expires_at or rotate_after) before `moment`,
+        counted up to `cap` (a scrape must stay cheap whatever the index holds)."""
+        assert column in ("expires_at", "rotate_after")
+        sql = self._dialect(
+            f"SELECT count(*) FROM (SELECT 1 FROM auth_records WHERE {column} IS NOT NULL "
+            f"AND {column} < :moment AND {_ACTIVE} LIMIT :cap) AS past"
+        )
+        with self._cursor() as cursor:
+            cursor.execute(sql, {"moment": self._moment(moment), "cap": cap})
+            row = cursor.fetchone()
+        return int(row[0])
+
+    def _dialect(self, sql: str) -> str:
+        """sqlite3 takes :name; psycopg takes %(name)s."""
+        return sql if self._sqlite else _NAMED.sub(r"%(\1)s", sql)
 
     def list_rows(
         self,
@@ -150,7 +236,9 @@ class DriverQueries:
             "created_at": self._moment(datetime.now(UTC)),
         }
         plans = {}
-        for name in ("get", "list", "list_after", "find_key"):
+        sample["before"] = sample["created_at"]
+        sample["due_at"] = sample["created_at"]
+        for name in ("get", "list", "list_after", "due", "due_after", "find_key"):
             with self._cursor() as cursor:
                 if small_table and not self._sqlite:
                     cursor.execute("SET LOCAL enable_seqscan = off")
@@ -230,7 +318,14 @@ class DriverQueries:
             "allowed_hosts": (
                 json.dumps(list(record.allowed_hosts)) if record.allowed_hosts is not None else None
             ),
+            "label": record.label,
+            "expires_at": self._optional_moment(record.expires_at),
+            "rotate_after": self._optional_moment(record.rotate_after),
+            "due_at": self._optional_moment(record.due_at),
         }
+
+    def _optional_moment(self, moment: datetime | None) -> Any:
+        return self._moment(moment) if moment is not None else None
 
     def _moment(self, moment: datetime) -> Any:
         """A date-time as the column stores it (SQLite: naive UTC text, as SQLAlchemy writes)."""
@@ -257,6 +352,10 @@ class DriverQueries:
             created_at,
             updated_at,
             allowed_hosts,
+            label,
+            expires_at,
+            rotate_after,
+            revision,
         ) = row
         headers = json.loads(headers) if isinstance(headers, str) else headers
         allowed_hosts = (
@@ -274,6 +373,10 @@ class DriverQueries:
             created_at=self._read_moment(created_at),
             updated_at=self._read_moment(updated_at),
             allowed_hosts=tuple(allowed_hosts) if allowed_hosts is not None else None,
+            label=label,
+            expires_at=self._read_moment(expires_at) if expires_at is not None else None,
+            rotate_after=self._read_moment(rotate_after) if rotate_after is not None else None,
+            revision=int(revision),
         )
 
 

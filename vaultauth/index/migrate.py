@@ -27,8 +27,8 @@ def head_revision() -> str:
     return head
 
 
-def upgrade(engine: Engine) -> str | None:
-    """Bring the index schema to the newest revision; return that revision."""
+def upgrade(engine: Engine, to: str = "head") -> str | None:
+    """Bring the index schema to revision `to` (the newest by default); return it."""
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     try:
@@ -38,7 +38,7 @@ def upgrade(engine: Engine) -> str | None:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY}
                 )
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, to)
             return MigrationContext.configure(connection).get_current_revision()
     except (sa_exc.OperationalError, sa_exc.InterfaceError):
         # Not chained: the driver's message (host, user, SQL) would follow it into tracebacks.

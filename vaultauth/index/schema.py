@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 
@@ -51,7 +52,7 @@ auth_records = Table(
     Column("tenant", String(64), primary_key=True),
     Column("integration_id", String(64), primary_key=True),
     Column("auth_id", String(64), primary_key=True),
-    Column("auth_type", String(16), nullable=False),
+    Column("auth_type", String(32), nullable=False),
     Column("headers", JSON, nullable=False),
     Column("api_key_name", String(256)),
     Column("api_key_position", String(8)),
@@ -60,7 +61,45 @@ auth_records = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("allowed_hosts", JSON),
+    Column("label", String(128)),
+    Column("expires_at", UtcDateTime),
+    Column("rotate_after", UtcDateTime),
+    Column("due_at", UtcDateTime),  # the earlier of expires_at and rotate_after
+    Column("revision", Integer, nullable=False, server_default=text("1")),  # the ETag
     Index("ix_auth_records_listing", "tenant", "integration_id", "created_at", "auth_id"),
+    Index(
+        "ix_auth_records_due",
+        "tenant",
+        "due_at",
+        "integration_id",
+        "auth_id",
+        sqlite_where=text("due_at IS NOT NULL"),
+        postgresql_where=text("due_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_auth_records_expires_at",
+        "expires_at",
+        sqlite_where=text("expires_at IS NOT NULL"),
+        postgresql_where=text("expires_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_auth_records_rotate_after",
+        "rotate_after",
+        sqlite_where=text("rotate_after IS NOT NULL"),
+        postgresql_where=text("rotate_after IS NOT NULL"),
+    ),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("integration_id", String(64), primary_key=True),
+    Column("idempotency_key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # a keyed hash of the body, never it
+    Column("auth_id", String(64)),  # NULL while the create runs
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_idempotency_keys_created_at", "created_at"),
 )
 
 api_keys = Table(

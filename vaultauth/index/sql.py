@@ -18,11 +18,11 @@ from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, s
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
-from vaultauth.errors import Conflict, IndexUnavailable, InvalidInput
+from vaultauth.errors import Conflict, IndexUnavailable, InvalidInput, PreconditionFailed
 from vaultauth.files import private_dir, private_file
 from vaultauth.ids import validate_path_segment
 from vaultauth.index.driver import DriverQueries, header_from_index
-from vaultauth.index.schema import STATE_DELETING, api_keys, auth_records
+from vaultauth.index.schema import STATE_ACTIVE, STATE_DELETING, api_keys, auth_records
 from vaultauth.keys import ApiKeyRecord, Scope
 from vaultauth.models import ApiKeyPosition, AuthRecord, AuthType, Page
 
@@ -81,6 +81,28 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         ) from None
 
 
+def _encode_due_cursor(record: AuthRecord) -> str:
+    assert record.due_at is not None
+    raw = json.dumps([record.due_at.isoformat(), record.integration_id, record.auth_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_due_cursor(cursor: str) -> tuple[datetime, str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        due_at, integration_id, auth_id = json.loads(raw)
+        moment = datetime.fromisoformat(due_at)
+        if moment.tzinfo is None:
+            raise ValueError("cursor time without a zone")
+        validate_path_segment(integration_id, "cursor")
+        validate_path_segment(auth_id, "cursor")
+        return moment.astimezone(UTC), integration_id, auth_id
+    except (ValueError, TypeError, OverflowError, binascii.Error, InvalidInput):
+        raise InvalidInput(
+            "cursor is not one this service returned", code="invalid_cursor", field="cursor"
+        ) from None
+
+
 def _record_from(row: Any) -> AuthRecord:
     return AuthRecord(
         tenant=row.tenant,
@@ -94,6 +116,10 @@ def _record_from(row: Any) -> AuthRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
         allowed_hosts=tuple(row.allowed_hosts) if row.allowed_hosts is not None else None,
+        label=row.label,
+        expires_at=row.expires_at,
+        rotate_after=row.rotate_after,
+        revision=row.revision,
     )
 
 
@@ -163,16 +189,60 @@ class SqlMetadataIndex:
         next_cursor = _encode_cursor(records[-1]) if len(rows) > limit else None
         return Page(records=records, next_cursor=next_cursor)
 
-    def update(self, record: AuthRecord, *, expected_version: int) -> bool:
-        return self.driver.update(record, expected_version=expected_version)
+    def update(
+        self,
+        record: AuthRecord,
+        *,
+        expected_version: int,
+        expected_revision: int | None = None,
+        credential: bool = True,
+        metadata: bool = False,
+    ) -> int | None:
+        return self.driver.update(
+            record,
+            expected_version=expected_version,
+            expected_revision=expected_revision,
+            credential=credential,
+            metadata=metadata,
+        )
 
-    def mark_deleting(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord | None:
+    def due_page(self, tenant: str, *, before: datetime, limit: int, cursor: str | None) -> Page:
+        after = _decode_due_cursor(cursor) if cursor is not None else None
+        rows = self.driver.due_rows(tenant, before=before, limit=limit + 1, after=after)
+        records = rows[:limit]
+        next_cursor = _encode_due_cursor(records[-1]) if len(rows) > limit else None
+        return Page(records=records, next_cursor=next_cursor)
+
+    def count_past(self, column: str, moment: datetime, cap: int) -> int:
+        return self.driver.count_past(column, moment, cap)
+
+    def mark_deleting(
+        self,
+        tenant: str,
+        integration_id: str,
+        auth_id: str,
+        *,
+        expected_revision: int | None = None,
+    ) -> AuthRecord | None:
         def work(connection: Connection) -> AuthRecord | None:
-            connection.execute(
-                update(auth_records)
-                .where(_same_record(tenant, integration_id, auth_id))
-                .values(state=STATE_DELETING)
+            guard = (
+                [auth_records.c.revision == expected_revision]
+                if expected_revision is not None
+                else []
             )
+            marked = connection.execute(
+                update(auth_records)
+                .where(_same_record(tenant, integration_id, auth_id), *guard)
+                .values(state=STATE_DELETING, revision=auth_records.c.revision + 1)
+            )
+            if guard and marked.rowcount == 0:
+                exists = connection.execute(
+                    select(auth_records.c.state).where(
+                        _same_record(tenant, integration_id, auth_id)
+                    )
+                ).first()
+                if exists is not None and exists.state == STATE_ACTIVE:
+                    raise PreconditionFailed("the record changed since the ETag you sent")
             row = connection.execute(
                 select(auth_records).where(_same_record(tenant, integration_id, auth_id))
             ).first()

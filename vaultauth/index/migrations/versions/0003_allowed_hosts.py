@@ -14,8 +14,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("auth_records") as batch:
-        batch.add_column(sa.Column("allowed_hosts", sa.JSON, nullable=True))
+    # A plain ADD COLUMN: a batch rebuild of the table on SQLite would drop the change-feed
+    # triggers of migration 0002.
+    op.add_column("auth_records", sa.Column("allowed_hosts", sa.JSON, nullable=True))
 
 
 def downgrade() -> None:
