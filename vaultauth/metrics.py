@@ -29,7 +29,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from vaultauth.errors import VaultauthError
-from vaultauth.ports import SecretStore, SecretVersionInfo
+from vaultauth.ports import SecretMetadata, SecretStore, SecretVersionInfo
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
@@ -159,7 +159,16 @@ class InstrumentedSecretStore:
         self._metrics = metrics
         self._latency = {
             name: metrics.vault_latency.labels(name)
-            for name in ("write", "read", "destroy", "version_info", "list", "health")
+            for name in (
+                "write",
+                "read",
+                "destroy",
+                "version_info",
+                "metadata",
+                "set_max_versions",
+                "list",
+                "health",
+            )
         }
 
     async def _timed(self, operation: str, call: Awaitable[T]) -> T:
@@ -186,6 +195,12 @@ class InstrumentedSecretStore:
 
     async def version_info(self, path: str) -> SecretVersionInfo | None:
         return await self._timed("version_info", self._inner.version_info(path))
+
+    async def metadata(self, path: str) -> SecretMetadata | None:
+        return await self._timed("metadata", self._inner.metadata(path))
+
+    async def set_max_versions(self, path: str, max_versions: int) -> None:
+        await self._timed("set_max_versions", self._inner.set_max_versions(path, max_versions))
 
     async def list_paths(self, folder: str) -> AsyncIterator[str]:
         paths = await self._timed("list", _collect(self._inner.list_paths(folder)))

@@ -23,6 +23,24 @@ class SecretVersionInfo:
     updated_at: datetime
 
 
+@dataclass(frozen=True)
+class VersionState:
+    """One KV version: when it was written, and whether it can still be read."""
+
+    number: int
+    created_at: datetime
+    available: bool  # False once deleted or destroyed
+
+
+@dataclass(frozen=True)
+class SecretMetadata:
+    """The KV metadata of one secret path (numbers and dates only, never a value)."""
+
+    current_version: int
+    oldest_version: int
+    versions: tuple[VersionState, ...]  # the ones Vault still lists, any order
+
+
 class SecretStore(Protocol):
     async def write(self, path: str, data: dict[str, Any], *, cas: int) -> int:
         """Write a new version if the current one is `cas` (0: must not exist); return it.
@@ -36,6 +54,12 @@ class SecretStore(Protocol):
         """Remove every version and the metadata; a missing path is not an error."""
 
     async def version_info(self, path: str) -> SecretVersionInfo | None: ...
+
+    async def metadata(self, path: str) -> SecretMetadata | None:
+        """Every version Vault keeps for `path`, or None if the path does not exist."""
+
+    async def set_max_versions(self, path: str, max_versions: int) -> None:
+        """Keep at most `max_versions` versions of `path` (changes nothing else)."""
 
     def list_paths(self, folder: str) -> AsyncIterator[str]:
         """Every secret path below `folder`, recursively."""
@@ -93,6 +117,18 @@ class MetadataIndex(Protocol):
 
     async def count_past(self, column: str, moment: datetime, cap: int) -> int:
         """Records whose `expires_at` or `rotate_after` is before `moment`, counted up to `cap`."""
+
+    async def claim_idempotency(
+        self, tenant: str, integration_id: str, key: str, fingerprint: str, now: datetime
+    ) -> str | None:
+        """None: create (the key is newly, or again, yours); else the authId it created.
+        Raises InvalidInput (the key was used with another body) or Conflict (in progress)."""
+
+    async def insert_claimed(self, record: AuthRecord, key: str) -> None:
+        """Insert `record` and mark the claimed `key` done with it, in one transaction."""
+
+    async def release_idempotency(self, tenant: str, integration_id: str, key: str) -> None:
+        """Forget a claim whose create failed."""
 
     def all_records(self, tenant: str | None) -> AsyncIterator[tuple[AuthRecord, bool]]:
         """Every record with whether it is being deleted, for reconciliation."""

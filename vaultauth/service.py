@@ -14,10 +14,24 @@ Write order (what a crash at each step leaves; `vaultauth reconcile` clears it u
 - delete: 1. mark the record `deleting` (it disappears from reads at once), 2. destroy every KV
   version and the metadata, 3. remove the index row. A crash or Vault outage after 1 leaves a
   hidden row; repeating the DELETE, or reconcile, finishes the job.
+- rollback to version N: an update whose new document is version N's content (credential and
+  static headers) with the record's current allowedHosts: the same three steps, the same
+  crash story.
+- label, expiresAt and rotateAfter live in the index only: changing only them is one guarded
+  index update (by revision, so two such PATCHes cannot lose each other's change), no Vault
+  version.
+- idempotent create: 1. claim the key in the index (a keyed hash of the body), 2. the Vault
+  write, 3. the record insert and the claim's completion in one index transaction. A crash
+  leaves a pending claim (taken over after ABANDONED_AFTER) and possibly an orphan secret.
+
+Writes read the record as the index holds it now (never from a cache), and an If-Match names
+its revision (the ETag); a mismatch changes nothing (PreconditionFailed).
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,7 +39,16 @@ from enum import Enum
 from typing import Any
 
 from vaultauth.document import SecretDocument
-from vaultauth.errors import Conflict, InvalidInput, NotFound, Unavailable, VaultauthError
+from vaultauth.errors import (
+    Conflict,
+    CorruptSecret,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    Unavailable,
+    VaultauthError,
+)
+from vaultauth.idempotency import Fingerprinter, check_idempotency_key
 from vaultauth.ids import new_auth_id, secret_path, validate_path_segment
 from vaultauth.models import (
     AuthRecord,
@@ -35,16 +58,21 @@ from vaultauth.models import (
     check_headers,
     parse_allowed_hosts,
     parse_credential,
+    parse_label,
+    parse_moment,
     patch_credential,
     public_headers,
     record_fields_from,
 )
-from vaultauth.ports import MetadataIndex, SecretStore, SecretVersionInfo
+from vaultauth.ports import MetadataIndex, SecretStore, SecretVersionInfo, VersionState
 from vaultauth.resolve import ResolvedCredential, resolve
 from vaultauth.resolve_cache import ResolveCache
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+DEFAULT_MAX_VERSIONS = 10
+# A second create with a key whose first is still running waits this long for it to finish.
+WAIT_FOR_SAME_KEY = 2.0
 
 
 # Longer than any update can take between its Vault write and its index write (Vault failover
@@ -87,12 +115,16 @@ class AuthCreate:
     credential_fields: Mapping[str, Any] = field(repr=False)
     headers: tuple[Header, ...] = ()
     allowed_hosts: object = None  # None (any host) or a list of host names, as given
+    label: object = None
+    expires_at: object = None  # an RFC 3339 string, as given
+    rotate_after: object = None
 
     def __repr__(self) -> str:
         return (
             f"AuthCreate(auth_type={self.auth_type.value!r}, "
             f"credential_fields={sorted(self.credential_fields)!r}, headers={self.headers!r}, "
-            f"allowed_hosts={self.allowed_hosts!r})"
+            f"allowed_hosts={self.allowed_hosts!r}, label={self.label!r}, "
+            f"expires_at={self.expires_at!r}, rotate_after={self.rotate_after!r})"
         )
 
 
@@ -104,12 +136,29 @@ class AuthUpdate:
     credential_fields: Mapping[str, Any] | None = field(default=None, repr=False)
     headers: tuple[Header, ...] | None = None
     allowed_hosts: object = KEEP
+    label: object = KEEP
+    expires_at: object = KEEP
+    rotate_after: object = KEEP
 
     def __repr__(self) -> str:
         fields = sorted(self.credential_fields) if self.credential_fields is not None else None
         return (
             f"AuthUpdate(auth_type={self.auth_type!r}, credential_fields={fields!r}, "
-            f"headers={self.headers!r}, allowed_hosts={self.allowed_hosts!r})"
+            f"headers={self.headers!r}, allowed_hosts={self.allowed_hosts!r}, "
+            f"label={self.label!r}, expires_at={self.expires_at!r}, "
+            f"rotate_after={self.rotate_after!r})"
+        )
+
+    @property
+    def touches_vault(self) -> bool:
+        """Whether the PATCH may change the Vault document (else it is metadata only)."""
+        return (
+            bool(
+                self.credential_fields
+                and any(v is not None for v in self.credential_fields.values())
+            )
+            or self.headers is not None
+            or self.allowed_hosts is not KEEP
         )
 
 
@@ -125,6 +174,24 @@ def with_kept_secret_values(
         else h
         for h in given
     )
+
+
+def check_if_match(record: AuthRecord, if_match: str | None) -> None:
+    """An If-Match header against the record's ETag (strong comparison; `*` matches)."""
+    if if_match is None:
+        return
+    tags = [tag.strip() for tag in if_match.split(",")]
+    if "*" in tags or record.etag in tags:
+        return
+    raise PreconditionFailed("the record changed since the ETag you sent (If-Match)")
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    number: int
+    created_at: datetime
+    current: bool
+    available: bool
 
 
 @dataclass(frozen=True)
@@ -143,6 +210,8 @@ class CredentialService:
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = new_auth_id,
         resolve_cache: ResolveCache | None = None,
+        max_versions: int = DEFAULT_MAX_VERSIONS,
+        fingerprinter: Fingerprinter | None = None,
     ) -> None:
         self._secrets = secrets
         self._index = index
@@ -150,15 +219,29 @@ class CredentialService:
         self._clock = clock
         self._new_id = new_id
         self._resolve_cache = resolve_cache
+        self._max_versions = max_versions
+        self._fingerprinter = fingerprinter or Fingerprinter(secrets, prefix)
 
     def _path(self, tenant: str, integration_id: str, auth_id: str) -> str:
         return secret_path(self._prefix, tenant, integration_id, auth_id)
 
-    async def create(self, tenant: str, integration_id: str, body: AuthCreate) -> AuthRecord:
+    async def create(
+        self,
+        tenant: str,
+        integration_id: str,
+        body: AuthCreate,
+        *,
+        idempotency_key: str | None = None,
+    ) -> AuthRecord:
+        """Create a record; with `idempotency_key` (claimed through `create_once`), its insert
+        also completes the claim."""
         validate_path_segment(integration_id, "integrationId")
         credential = parse_credential(body.auth_type, body.credential_fields)
         check_headers(credential, body.headers)
         allowed_hosts = parse_allowed_hosts(body.allowed_hosts)
+        label = parse_label(body.label)
+        expires_at = parse_moment(body.expires_at, "expiresAt")
+        rotate_after = parse_moment(body.rotate_after, "rotateAfter")
         auth_id = self._new_id()
         path = self._path(tenant, integration_id, auth_id)
         document = SecretDocument(body.auth_type, credential, body.headers, allowed_hosts)
@@ -174,10 +257,16 @@ class CredentialService:
             created_at=now,
             updated_at=now,
             allowed_hosts=allowed_hosts,
+            label=label,
+            expires_at=expires_at,
+            rotate_after=rotate_after,
             **record_fields_from(credential),
         )
         try:
-            await self._index.insert(record)
+            if idempotency_key is None:
+                await self._index.insert(record)
+            else:
+                await self._index.insert_claimed(record, idempotency_key)
         except Unavailable:
             # The insert may have committed with its answer lost: only a record we can see is
             # missing may lose its secret; if we cannot tell, reconcile decides later.
@@ -188,6 +277,46 @@ class CredentialService:
             await self._destroy_quietly(path)
             raise
         return record
+
+    async def create_once(
+        self,
+        tenant: str,
+        integration_id: str,
+        body: AuthCreate,
+        *,
+        idempotency_key: str,
+        canonical_body: bytes,
+    ) -> AuthRecord:
+        """Create with an Idempotency-Key: a repeat with an equivalent body gets the record the
+        first one made (as it is now) and writes nothing; see idempotency.py."""
+        validate_path_segment(integration_id, "integrationId")
+        key = check_idempotency_key(idempotency_key)
+        fingerprint = await self._fingerprinter.fingerprint(canonical_body)
+        deadline = time.monotonic() + WAIT_FOR_SAME_KEY
+        while True:
+            try:
+                done = await self._index.claim_idempotency(
+                    tenant, integration_id, key, fingerprint, self._clock()
+                )
+                break
+            except Conflict:
+                if time.monotonic() >= deadline:
+                    raise  # still running elsewhere: 409 idempotency_in_progress
+                await asyncio.sleep(0.05)
+        if done is not None:
+            record = await self._index.get_current(tenant, integration_id, done)
+            if record is None:
+                raise NotFound("the record this Idempotency-Key created has been deleted")
+            return record
+        try:
+            return await self.create(tenant, integration_id, body, idempotency_key=key)
+        except BaseException:
+            # Failed attempts are not remembered: the next one may try again at once.
+            try:
+                await asyncio.shield(self._index.release_idempotency(tenant, integration_id, key))
+            except (VaultauthError, asyncio.CancelledError):
+                pass  # the claim is taken over once ABANDONED_AFTER has passed
+            raise
 
     async def _insert_landed(self, record: AuthRecord, path: str) -> bool:
         """After a failed insert: True if the row is there after all; else clean up if we can."""
@@ -223,17 +352,62 @@ class CredentialService:
             )
         return await self._index.list_page(tenant, integration_id, limit=limit, cursor=cursor)
 
+    async def _current(self, tenant: str, integration_id: str, auth_id: str) -> AuthRecord:
+        """The record as the index holds it now, for a write (never a cached copy)."""
+        validate_path_segment(integration_id, "integrationId")
+        validate_path_segment(auth_id, "authId")
+        record = await self._index.get_current(tenant, integration_id, auth_id)
+        if record is None:
+            raise NotFound("no such auth record")
+        return record
+
     async def update(
-        self, tenant: str, integration_id: str, auth_id: str, body: AuthUpdate
+        self,
+        tenant: str,
+        integration_id: str,
+        auth_id: str,
+        body: AuthUpdate,
+        *,
+        if_match: str | None = None,
     ) -> AuthRecord:
-        record = await self.get(tenant, integration_id, auth_id)
+        record = await self._current(tenant, integration_id, auth_id)
+        check_if_match(record, if_match)
         if body.auth_type is not None and body.auth_type is not record.auth_type:
             raise InvalidInput(
                 "authType is permanent; create a new auth to change it",
                 code="auth_type_immutable",
                 field="authType",
             )
-        path = self._path(tenant, integration_id, auth_id)
+        metadata = record.with_changes(
+            label=record.label if body.label is KEEP else parse_label(body.label),
+            expires_at=(
+                record.expires_at
+                if body.expires_at is KEEP
+                else parse_moment(body.expires_at, "expiresAt")
+            ),
+            rotate_after=(
+                record.rotate_after
+                if body.rotate_after is KEEP
+                else parse_moment(body.rotate_after, "rotateAfter")
+            ),
+        )
+        metadata_changed = (metadata.label, metadata.expires_at, metadata.rotate_after) != (
+            record.label,
+            record.expires_at,
+            record.rotate_after,
+        )
+        document = await self._patched_document(record, body) if body.touches_vault else None
+        if document is None:
+            if not metadata_changed:
+                return record  # nothing changes
+            return await self._store_metadata(record, metadata, if_match)
+        return await self._write_version(record, document, metadata, metadata_changed, if_match)
+
+    async def _patched_document(
+        self, record: AuthRecord, body: AuthUpdate
+    ) -> SecretDocument | None:
+        """The document the PATCH makes of the current one; None when it changes nothing."""
+        path = self._path(record.tenant, record.integration_id, record.auth_id)
         current = await self._read_document(path, record.version)
         credential = patch_credential(
             record.auth_type, current.credential, body.credential_fields or {}
@@ -253,25 +427,152 @@ class CredentialService:
             current.headers,
             current.allowed_hosts,
         ):
-            return record  # nothing changes: no new Vault version
+            return None
         check_headers(credential, headers)
-        document = SecretDocument(record.auth_type, credential, headers, allowed_hosts)
+        return SecretDocument(record.auth_type, credential, headers, allowed_hosts)
+
+    async def _store_metadata(
+        self, record: AuthRecord, metadata: AuthRecord, if_match: str | None
+    ) -> AuthRecord:
+        """label / expiresAt / rotateAfter only: one index update, guarded by the revision."""
+        updated = metadata.with_changes(updated_at=self._clock())
+        revision = await self._index.update(
+            updated,
+            expected_version=record.version,
+            expected_revision=record.revision,
+            credential=False,
+            metadata=True,
+        )
+        if revision is None:
+            raise _moved(if_match)
+        return updated.with_changes(revision=revision)
+
+    async def _write_version(
+        self,
+        record: AuthRecord,
+        document: SecretDocument,
+        metadata: AuthRecord,
+        metadata_changed: bool,
+        if_match: str | None,
+    ) -> AuthRecord:
+        """A new Vault version (check-and-set on the record's), then the index (write order in
+        the module docstring)."""
+        path = self._path(record.tenant, record.integration_id, record.auth_id)
         try:
             version = await self._secrets.write(path, document.to_vault(), cas=record.version)
         except Conflict:
             await self._heal_index_behind_vault(record, path)
             raise
         self._evict(path)
-        updated = record.with_changes(
-            headers=public_headers(headers),
-            allowed_hosts=allowed_hosts,
+        await self._keep_versions(path, version)
+        updated = metadata.with_changes(
+            headers=public_headers(document.headers),
+            allowed_hosts=document.allowed_hosts,
             version=version,
             updated_at=self._clock(),
-            **record_fields_from(credential),
+            **record_fields_from(document.credential),
         )
-        if not await self._index.update(updated, expected_version=record.version):
-            raise Conflict("the record changed while this update was being written")
-        return updated
+        revision = await self._index.update(
+            updated,
+            expected_version=record.version,
+            expected_revision=record.revision if if_match is not None else None,
+            credential=True,
+            metadata=metadata_changed,
+        )
+        if revision is None:
+            raise _moved(if_match)
+        return updated.with_changes(revision=revision)
+
+    async def _keep_versions(self, path: str, version: int) -> None:
+        """Set the retention of a secret's versions, once: by its first write after version 1
+        (never an extra call on create). Best effort: a failure keeps Vault's default."""
+        if version != 2:
+            return
+        try:
+            await self._secrets.set_max_versions(path, self._max_versions)
+        except Unavailable:
+            pass
+
+    async def versions(
+        self, tenant: str, integration_id: str, auth_id: str
+    ) -> tuple[AuthRecord, tuple[VersionEntry, ...]]:
+        """The record and its Vault versions, newest first (numbers and dates only)."""
+        record = await self.get(tenant, integration_id, auth_id)
+        metadata = await self._secrets.metadata(self._path(tenant, integration_id, auth_id))
+        if metadata is None:
+            raise NotFound("no such auth record")
+        entries = tuple(
+            VersionEntry(v.number, v.created_at, v.number == record.version, v.available)
+            for v in sorted(metadata.versions, key=lambda v: v.number, reverse=True)
+        )
+        return record, entries
+
+    async def rollback(
+        self,
+        tenant: str,
+        integration_id: str,
+        auth_id: str,
+        version: int,
+        *,
+        if_match: str | None = None,
+    ) -> AuthRecord:
+        """A new version whose content (credential, static headers) is version `version`'s;
+        the record keeps its label, dates and allowedHosts. Nothing is written when `version`
+        is already the current one."""
+        record = await self._current(tenant, integration_id, auth_id)
+        check_if_match(record, if_match)
+        if version == record.version:
+            return record
+        path = self._path(tenant, integration_id, auth_id)
+        metadata = await self._secrets.metadata(path)
+        state = _version_state(metadata.versions if metadata else (), version)
+        if metadata is None or (state is None and version > metadata.current_version):
+            raise NotFound(f"no version {version} of this record", code="version_not_found")
+        if state is None or not state.available or version < metadata.oldest_version:
+            raise InvalidInput(
+                f"version {version} is no longer available in Vault",
+                code="version_unavailable",
+                field="version",
+            )
+        data = await self._secrets.read(path, version)
+        if data is None:
+            raise InvalidInput(
+                f"version {version} is no longer available in Vault",
+                code="version_unavailable",
+                field="version",
+            )
+        old = SecretDocument.from_vault(data)
+        if old.auth_type is not record.auth_type:
+            raise CorruptSecret("that version holds another authType than the record")
+        current = await self._read_document(path, record.version)
+        document = SecretDocument(
+            record.auth_type, old.credential, old.headers, current.allowed_hosts
+        )
+        if (document.credential, document.headers) == (current.credential, current.headers):
+            return record  # the same content: nothing to write
+        return await self._write_version(record, document, record, False, if_match)
+
+    async def due(
+        self,
+        tenant: str,
+        *,
+        before: str | None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page:
+        """The tenant's records to expire or rotate before `before`, the earliest first."""
+        moment = parse_moment(before, "before") if before is not None else None
+        if moment is None:
+            raise InvalidInput(
+                "before is required: an RFC 3339 date-time with a time zone",
+                code="invalid_datetime",
+                field="before",
+            )
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidInput(
+                f"limit must be between 1 and {MAX_PAGE_SIZE}", code="invalid_limit", field="limit"
+            )
+        return await self._index.due_page(tenant, before=moment, limit=limit, cursor=cursor)
 
     async def _heal_index_behind_vault(self, record: AuthRecord, path: str) -> None:
         """Roll the index forward over a Vault version that a crashed update left behind.
@@ -297,10 +598,20 @@ class CredentialService:
         except VaultauthError:
             return
 
-    async def delete(self, tenant: str, integration_id: str, auth_id: str) -> None:
+    async def delete(
+        self, tenant: str, integration_id: str, auth_id: str, *, if_match: str | None = None
+    ) -> None:
         validate_path_segment(integration_id, "integrationId")
         validate_path_segment(auth_id, "authId")
-        if await self._index.mark_deleting(tenant, integration_id, auth_id) is None:
+        expected_revision = None
+        if if_match is not None:
+            record = await self._current(tenant, integration_id, auth_id)
+            check_if_match(record, if_match)
+            expected_revision = None if if_match.strip() == "*" else record.revision
+        marked = await self._index.mark_deleting(
+            tenant, integration_id, auth_id, expected_revision=expected_revision
+        )
+        if marked is None:
             raise NotFound("no such auth record")
         path = self._path(tenant, integration_id, auth_id)
         self._evict(path)
@@ -339,3 +650,14 @@ class CredentialService:
             await self._secrets.destroy(path)
         except Unavailable:
             pass  # reconcile removes secrets that have no record
+
+
+def _moved(if_match: str | None) -> VaultauthError:
+    """The record changed between reading it and writing it."""
+    if if_match is not None:
+        return PreconditionFailed("the record changed since the ETag you sent (If-Match)")
+    return Conflict("the record changed while this update was being written")
+
+
+def _version_state(versions: tuple[VersionState, ...], number: int) -> VersionState | None:
+    return next((v for v in versions if v.number == number), None)

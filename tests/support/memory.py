@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vaultauth.errors import Conflict
+from vaultauth.errors import Conflict, PreconditionFailed
+from vaultauth.idempotency import in_progress, reused
 from vaultauth.models import AuthRecord, Page
-from vaultauth.ports import SecretVersionInfo
+from vaultauth.ports import SecretMetadata, SecretVersionInfo, VersionState
 
 RecordKey = tuple[str, str, str]
 
@@ -28,6 +29,7 @@ class MemorySecretStore:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     paths: dict[str, list[_Version]] = field(default_factory=dict)
     destroyed: list[str] = field(default_factory=list)
+    max_versions: dict[str, int] = field(default_factory=dict)
 
     async def write(self, path: str, data: dict[str, Any], *, cas: int) -> int:
         versions = self.paths.setdefault(path, [])
@@ -55,6 +57,22 @@ class MemorySecretStore:
             return None
         return SecretVersionInfo(current_version=len(versions), updated_at=versions[-1].created)
 
+    async def metadata(self, path: str) -> SecretMetadata | None:
+        versions = self.paths.get(path)
+        if not versions:
+            return None
+        return SecretMetadata(
+            current_version=len(versions),
+            oldest_version=1,
+            versions=tuple(
+                VersionState(number=n, created_at=v.created, available=not v.deleted)
+                for n, v in enumerate(versions, start=1)
+            ),
+        )
+
+    async def set_max_versions(self, path: str, max_versions: int) -> None:
+        self.max_versions[path] = max_versions
+
     async def list_paths(self, folder: str) -> AsyncIterator[str]:
         for path in sorted(p for p in self.paths if p.startswith(f"{folder}/")):
             yield path
@@ -66,6 +84,7 @@ class MemorySecretStore:
 @dataclass
 class MemoryIndex:
     rows: dict[RecordKey, tuple[AuthRecord, bool]] = field(default_factory=dict)
+    claims: dict[tuple[str, str, str], tuple[str, str | None]] = field(default_factory=dict)
 
     @staticmethod
     def _key(record: AuthRecord) -> RecordKey:
@@ -129,11 +148,18 @@ class MemoryIndex:
         return updated.revision
 
     async def mark_deleting(
-        self, tenant: str, integration_id: str, auth_id: str
+        self,
+        tenant: str,
+        integration_id: str,
+        auth_id: str,
+        *,
+        expected_revision: int | None = None,
     ) -> AuthRecord | None:
         row = self.rows.get((tenant, integration_id, auth_id))
         if row is None:
             return None
+        if expected_revision is not None and not row[1] and row[0].revision != expected_revision:
+            raise PreconditionFailed("the record changed since the ETag you sent")
         self.rows[(tenant, integration_id, auth_id)] = (row[0], True)
         return row[0]
 
@@ -150,6 +176,29 @@ class MemoryIndex:
         ]
         due.sort(key=lambda r: (r.due_at, r.integration_id, r.auth_id))
         return Page(records=due[:limit], next_cursor=None)
+
+    async def claim_idempotency(
+        self, tenant: str, integration_id: str, key: str, fingerprint: str, now: datetime
+    ) -> str | None:
+        claim = self.claims.get((tenant, integration_id, key))
+        if claim is None:
+            self.claims[(tenant, integration_id, key)] = (fingerprint, None)
+            return None
+        if claim[0] != fingerprint:
+            raise reused()
+        if claim[1] is None:
+            raise in_progress()
+        return claim[1]
+
+    async def insert_claimed(self, record: AuthRecord, key: str) -> None:
+        await self.insert(record)
+        claim_key = (record.tenant, record.integration_id, key)
+        self.claims[claim_key] = (self.claims[claim_key][0], record.auth_id)
+
+    async def release_idempotency(self, tenant: str, integration_id: str, key: str) -> None:
+        claim = self.claims.get((tenant, integration_id, key))
+        if claim is not None and claim[1] is None:
+            del self.claims[(tenant, integration_id, key)]
 
     async def count_past(self, column: str, moment: datetime, cap: int) -> int:
         values = [getattr(r, column) for r, deleting in self.rows.values() if not deleting]

@@ -5,9 +5,10 @@ dependency solving and body handling cost about as much CPU as the rest of such 
 docs/benchmarks.md). So when a request is one of these three and its API key is already
 verified in memory, this layer serves it itself:
 
-- GET: only when the record is cached; the answer is built from memory.
+- GET: only when the record is cached; the answer (or its 304) is built from memory.
 - resolve: when the record is cached; the credential comes from the resolve cache or Vault.
-- create: when the body parses as a valid create body; the service does the rest.
+- create: when the body parses as a valid create body and carries no Idempotency-Key; the
+  service does the rest.
 
 Whatever it is not sure of goes on to the router untouched, which answers with its full rules:
 an unknown or uncached key, a record not in memory, a query string, an encoded character, a
@@ -31,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaultauth.api.audit import entry_of
 from vaultauth.api.errors import domain_error_response
-from vaultauth.api.schemas import AuthCreateBody, record_body, resolve_body
+from vaultauth.api.schemas import AuthCreateBody, record_response, resolve_body
 from vaultauth.errors import VaultauthError
 from vaultauth.keys import Principal, split_key, verify
 from vaultauth.keys import Scope as KeyScope
@@ -135,7 +136,11 @@ class FastPath:
             return
         scope["route"] = self._routes[operation]
         if operation is Operation.GET:
-            await self._json(record_body(record))(scope, receive, send)
+            if_none_match = _header(scope, b"if-none-match")
+            response = record_response(
+                record, if_none_match=if_none_match.decode("latin-1") if if_none_match else None
+            )
+            await response(scope, receive, send)
             return
         try:
             credential = await runtime.service.credential_of(record)
@@ -153,6 +158,9 @@ class FastPath:
         receive: Receive,
         send: Send,
     ) -> None:
+        if _header(scope, b"idempotency-key") is not None:
+            await self.app(scope, receive, send)  # the router keeps idempotent creates
+            return
         body = await _read_body(receive)
         if body is None:
             return  # the client went away
@@ -176,7 +184,7 @@ class FastPath:
         audit = entry_of(scope)
         if audit is not None:
             audit.created_auth_id = record.auth_id
-        await self._json(record_body(record))(scope, receive, send)
+        await record_response(record)(scope, receive, send)
 
     @staticmethod
     def _principal(runtime: Runtime, scope: Scope, operation: Operation) -> Principal | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from vaultauth.api.audit import entry_of
@@ -21,15 +21,22 @@ from vaultauth.api.schemas import (
     AuthUpdateBody,
     ErrorOut,
     ResolveOut,
+    RollbackBody,
+    VersionList,
     record_body,
+    record_response,
     resolve_body,
+    versions_body,
 )
+from vaultauth.idempotency import canonical_json
 from vaultauth.ids import ID_PATTERN
 from vaultauth.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 _ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 413, 422, 429, 502, 503)
+    status: {"model": ErrorOut}
+    for status in (400, 401, 403, 404, 409, 412, 413, 422, 429, 502, 503)
 }
+_ETAG = {"ETag": {"description": "the record's revision; send it back in If-Match"}}
 
 router = APIRouter(prefix="/v1", responses=_ERRORS)
 
@@ -46,19 +53,42 @@ AuthId = Annotated[
 ]
 
 
-@router.post("/integrations/{integrationId}/auth", tags=["auth"], response_model=AuthOut)
+@router.post(
+    "/integrations/{integrationId}/auth",
+    tags=["auth"],
+    response_model=AuthOut,
+    responses={200: {"headers": _ETAG}},
+)
 async def create_auth(
     integrationId: IntegrationId,
     body: AuthCreateBody,
     principal: Writer,
     service: Service,
     request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            description="1-255 printable ASCII characters: a repeat within 24 hours with an "
+            "equivalent body gets the same record and writes nothing (another body: 422).",
+        ),
+    ] = None,
 ) -> Response:
-    created = await service.create(principal.tenant, integrationId, body.to_domain())
+    if idempotency_key is None:
+        created = await service.create(principal.tenant, integrationId, body.to_domain())
+    else:
+        created = await service.create_once(
+            principal.tenant,
+            integrationId,
+            body.to_domain(),
+            idempotency_key=idempotency_key,
+            canonical_body=canonical_json(await request.json()),
+        )
     audit = entry_of(request.scope)
     if audit is not None:
         audit.created_auth_id = created.auth_id
-    return JSONResponse(record_body(created))
+    return record_response(created)
 
 
 @router.get("/integrations/{integrationId}/auth", tags=["auth"], response_model=AuthList)
@@ -75,31 +105,109 @@ async def list_auth(
     )
 
 
-@router.get("/integrations/{integrationId}/auth/{authId}", tags=["auth"], response_model=AuthOut)
+@router.get(
+    "/integrations/{integrationId}/auth/{authId}",
+    tags=["auth"],
+    response_model=AuthOut,
+    responses={200: {"headers": _ETAG}, 304: {"description": "If-None-Match matched"}},
+)
 async def get_auth(
-    integrationId: IntegrationId, authId: AuthId, principal: Reader, service: Service
+    integrationId: IntegrationId,
+    authId: AuthId,
+    principal: Reader,
+    service: Service,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
-    return JSONResponse(record_body(await service.get(principal.tenant, integrationId, authId)))
+    record = await service.get(principal.tenant, integrationId, authId)
+    return record_response(record, if_none_match=if_none_match)
 
 
-@router.patch("/integrations/{integrationId}/auth/{authId}", tags=["auth"], response_model=AuthOut)
+@router.patch(
+    "/integrations/{integrationId}/auth/{authId}",
+    tags=["auth"],
+    response_model=AuthOut,
+    responses={200: {"headers": _ETAG}},
+)
 async def update_auth(
     integrationId: IntegrationId,
     authId: AuthId,
     body: AuthUpdateBody,
     principal: Writer,
     service: Service,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> Response:
-    updated = await service.update(principal.tenant, integrationId, authId, body.to_domain())
-    return JSONResponse(record_body(updated))
+    updated = await service.update(
+        principal.tenant, integrationId, authId, body.to_domain(), if_match=if_match
+    )
+    return record_response(updated)
 
 
 @router.delete("/integrations/{integrationId}/auth/{authId}", status_code=204, tags=["auth"])
 async def delete_auth(
-    integrationId: IntegrationId, authId: AuthId, principal: Writer, service: Service
+    integrationId: IntegrationId,
+    authId: AuthId,
+    principal: Writer,
+    service: Service,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> Response:
-    await service.delete(principal.tenant, integrationId, authId)
+    await service.delete(principal.tenant, integrationId, authId, if_match=if_match)
     return Response(status_code=204)
+
+
+@router.get(
+    "/integrations/{integrationId}/auth/{authId}/versions",
+    tags=["auth"],
+    response_model=VersionList,
+)
+async def list_versions(
+    integrationId: IntegrationId, authId: AuthId, principal: Reader, service: Service
+) -> Response:
+    """The record's versions in Vault, newest first: numbers and dates, never a value."""
+    _record, versions = await service.versions(principal.tenant, integrationId, authId)
+    return JSONResponse(versions_body(versions))
+
+
+@router.post(
+    "/integrations/{integrationId}/auth/{authId}/rollback",
+    tags=["auth"],
+    response_model=AuthOut,
+    responses={200: {"headers": _ETAG}},
+)
+async def rollback_auth(
+    integrationId: IntegrationId,
+    authId: AuthId,
+    principal: Writer,
+    service: Service,
+    body: Annotated[RollbackBody, Body()],
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> Response:
+    """A new version whose credential and static headers are those of `version` (the label,
+    dates and allowedHosts stay as they are). No value is ever shown."""
+    restored = await service.rollback(
+        principal.tenant, integrationId, authId, body.version, if_match=if_match
+    )
+    return record_response(restored)
+
+
+@router.get("/auth/due", tags=["auth"], response_model=AuthList)
+async def due_auth(
+    principal: Reader,
+    service: Service,
+    before: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="RFC 3339 date-time with a time zone: records whose expiresAt or "
+            "rotateAfter is before it, the earliest first",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    page = await service.due(principal.tenant, before=before, limit=limit, cursor=cursor)
+    return JSONResponse(
+        {"data": [record_body(r) for r in page.records], "nextCursor": page.next_cursor}
+    )
 
 
 @router.post(

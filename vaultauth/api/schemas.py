@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from vaultauth.headers import MAX_ALLOWED_HOSTS
 from vaultauth.models import (
     MAX_API_KEY_VALUE,
+    MAX_LABEL,
     MAX_PASSWORD,
     MAX_TOKEN,
     MAX_USERNAME,
@@ -23,7 +25,7 @@ from vaultauth.models import (
     Header,
 )
 from vaultauth.resolve import ResolvedCredential
-from vaultauth.service import KEEP, AuthCreate, AuthUpdate
+from vaultauth.service import KEEP, AuthCreate, AuthUpdate, VersionEntry
 
 
 def _auth_type(value: object) -> object:
@@ -70,6 +72,26 @@ _ALLOWED_HOSTS_SCHEMA = WithJsonSchema(
     }
 )
 
+_LABEL_SCHEMA = WithJsonSchema(
+    {
+        "type": ["string", "null"],
+        "minLength": 1,
+        "maxLength": MAX_LABEL,
+        "description": "for people, e.g. 'Stripe live key, finance team'; null clears it",
+    }
+)
+
+
+def _moment_schema(meaning: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": f"{meaning}: RFC 3339 with a time zone; null clears it",
+        }
+    )
+
+
 AuthTypeIn = Annotated[AuthType, BeforeValidator(_auth_type)]
 HeadersIn = Annotated[list[Header], BeforeValidator(_headers)]
 
@@ -107,6 +129,9 @@ class AuthCreateBody(_CredentialFields):
     authType: AuthTypeIn
     headers: HeadersIn = Field(default_factory=list)
     allowedHosts: Annotated[Any, _ALLOWED_HOSTS_SCHEMA] = None
+    label: Annotated[Any, _LABEL_SCHEMA] = None
+    expiresAt: Annotated[Any, _moment_schema("when the credential stops working")] = None
+    rotateAfter: Annotated[Any, _moment_schema("when its owner means to rotate it")] = None
 
     def to_domain(self) -> AuthCreate:
         return AuthCreate(
@@ -114,6 +139,9 @@ class AuthCreateBody(_CredentialFields):
             credential_fields=self.credential_fields(),
             headers=tuple(self.headers),
             allowed_hosts=self.allowedHosts,
+            label=self.label,
+            expires_at=self.expiresAt,
+            rotate_after=self.rotateAfter,
         )
 
 
@@ -121,15 +149,43 @@ class AuthUpdateBody(_CredentialFields):
     authType: AuthTypeIn | None = None
     headers: HeadersIn | None = None
     allowedHosts: Annotated[Any, _ALLOWED_HOSTS_SCHEMA] = None
+    label: Annotated[Any, _LABEL_SCHEMA] = None
+    expiresAt: Annotated[Any, _moment_schema("when the credential stops working")] = None
+    rotateAfter: Annotated[Any, _moment_schema("when its owner means to rotate it")] = None
 
     def to_domain(self) -> AuthUpdate:
+        given = self.model_fields_set
+
+        def change(name: str) -> object:
+            """The value given (null clears), or KEEP when the field was omitted."""
+            return getattr(self, name) if name in given else KEEP
+
         return AuthUpdate(
             auth_type=self.authType,
             credential_fields=self.credential_fields(),
             headers=tuple(self.headers) if self.headers is not None else None,
-            # Given (a list, or null to allow every host again) or omitted (kept).
-            allowed_hosts=self.allowedHosts if "allowedHosts" in self.model_fields_set else KEEP,
+            allowed_hosts=change("allowedHosts"),
+            label=change("label"),
+            expires_at=change("expiresAt"),
+            rotate_after=change("rotateAfter"),
         )
+
+
+class RollbackBody(BaseModel):
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    version: int = Field(ge=1, description="the version whose content becomes current again")
+
+
+class VersionOut(BaseModel):
+    version: int
+    createdAt: str
+    current: bool
+    available: bool
+
+
+class VersionList(BaseModel):
+    data: list[VersionOut]
 
 
 class HeaderOut(BaseModel):
@@ -159,6 +215,9 @@ class AuthOut(BaseModel):
     headers: list[HeaderOut]
     apiKey: ApiKeyOut | None = None
     allowedHosts: list[str] | None = None
+    label: str | None = None
+    expiresAt: str | None = None
+    rotateAfter: str | None = None
     version: int
     createdAt: str
     updatedAt: str
@@ -180,9 +239,40 @@ def record_body(record: AuthRecord) -> dict[str, Any]:
         "headers": [_header_body(h) for h in record.headers],
         "apiKey": api_key,
         "allowedHosts": list(record.allowed_hosts) if record.allowed_hosts is not None else None,
+        "label": record.label,
+        "expiresAt": _rfc3339(record.expires_at) if record.expires_at is not None else None,
+        "rotateAfter": _rfc3339(record.rotate_after) if record.rotate_after is not None else None,
         "version": record.version,
         "createdAt": _rfc3339(record.created_at),
         "updatedAt": _rfc3339(record.updated_at),
+    }
+
+
+def record_response(record: AuthRecord, *, if_none_match: str | None = None) -> Response:
+    """The record's answer with its ETag; 304 without a body when If-None-Match matches."""
+    headers = {"ETag": record.etag}
+    if if_none_match is not None and _matches(if_none_match, record.etag):
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(record_body(record), headers=headers)
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match's weak comparison: `*`, or any listed tag, with or without W/."""
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+def versions_body(versions: tuple[VersionEntry, ...]) -> dict[str, Any]:
+    return {
+        "data": [
+            {
+                "version": v.number,
+                "createdAt": _rfc3339(v.created_at),
+                "current": v.current,
+                "available": v.available,
+            }
+            for v in versions
+        ]
     }
 
 

@@ -97,6 +97,19 @@ class AsyncSqlIndex:
             lambda: self.sql.due_page(tenant, before=before, limit=limit, cursor=cursor)
         )
 
+    async def claim_idempotency(
+        self, tenant: str, integration_id: str, key: str, fingerprint: str, now: datetime
+    ) -> str | None:
+        return await to_thread.run_sync(
+            self.sql.claim_idempotency, tenant, integration_id, key, fingerprint, now
+        )
+
+    async def insert_claimed(self, record: AuthRecord, key: str) -> None:
+        await to_thread.run_sync(self.sql.insert_claimed, record, key)
+
+    async def release_idempotency(self, tenant: str, integration_id: str, key: str) -> None:
+        await to_thread.run_sync(self.sql.release_idempotency, tenant, integration_id, key)
+
     async def count_past(self, column: str, moment: datetime, cap: int) -> int:
         return await to_thread.run_sync(self.sql.count_past, column, moment, cap)
 

@@ -134,6 +134,17 @@ class CachingIndex:
     ) -> Page:
         return await self._inner.due_page(tenant, before=before, limit=limit, cursor=cursor)
 
+    async def claim_idempotency(
+        self, tenant: str, integration_id: str, key: str, fingerprint: str, now: datetime
+    ) -> str | None:
+        return await self._inner.claim_idempotency(tenant, integration_id, key, fingerprint, now)
+
+    async def insert_claimed(self, record: AuthRecord, key: str) -> None:
+        await self._inner.insert_claimed(record, key)
+
+    async def release_idempotency(self, tenant: str, integration_id: str, key: str) -> None:
+        await self._inner.release_idempotency(tenant, integration_id, key)
+
     async def count_past(self, column: str, moment: datetime, cap: int) -> int:
         return await self._inner.count_past(column, moment, cap)
 

@@ -118,10 +118,17 @@ class DriverQueries:
         return self._record(row) if row is not None else None
 
     def insert(self, record: AuthRecord) -> None:
+        with self._writing() as cursor:
+            cursor.execute(self.insert_sql, self.insert_params(record))
+
+    @property
+    def insert_sql(self) -> str:
+        return self._sql["insert"]
+
+    def insert_params(self, record: AuthRecord) -> dict[str, Any]:
         params = self._columns(record)
         params["created_at"] = self._moment(record.created_at)
-        with self._writing() as cursor:
-            cursor.execute(self._sql["insert"], params)
+        return params
 
     def update(
         self,

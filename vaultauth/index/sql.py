@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import logging
 import sqlite3
@@ -14,15 +15,34 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
 from vaultauth.errors import Conflict, IndexUnavailable, InvalidInput, PreconditionFailed
 from vaultauth.files import private_dir, private_file
+from vaultauth.idempotency import ABANDONED_AFTER, KEEP_FOR, in_progress, reused
 from vaultauth.ids import validate_path_segment
 from vaultauth.index.driver import DriverQueries, header_from_index
-from vaultauth.index.schema import STATE_ACTIVE, STATE_DELETING, api_keys, auth_records
+from vaultauth.index.schema import (
+    STATE_ACTIVE,
+    STATE_DELETING,
+    api_keys,
+    auth_records,
+    idempotency_keys,
+)
 from vaultauth.keys import ApiKeyRecord, Scope
 from vaultauth.models import ApiKeyPosition, AuthRecord, AuthType, Page
 
@@ -215,6 +235,123 @@ class SqlMetadataIndex:
 
     def count_past(self, column: str, moment: datetime, cap: int) -> int:
         return self.driver.count_past(column, moment, cap)
+
+    # --- idempotency keys ---------------------------------------------------------------------
+
+    def claim_idempotency(
+        self, tenant: str, integration_id: str, key: str, fingerprint: str, now: datetime
+    ) -> str | None:
+        """Claim `key` for a create of this body: None when the caller may create (a new
+        claim, or one abandoned by a create that died); the authId when that create is done.
+        Raises InvalidInput (another body) or Conflict (a create with it is running)."""
+        same_key = and_(
+            idempotency_keys.c.tenant == tenant,
+            idempotency_keys.c.integration_id == integration_id,
+            idempotency_keys.c.idempotency_key == key,
+        )
+
+        def work(connection: Connection) -> str | None:
+            expired = now - KEEP_FOR
+            connection.execute(
+                delete(idempotency_keys).where(same_key, idempotency_keys.c.created_at < expired)
+            )
+            self._drop_some_expired(connection, expired)
+            claimed = connection.execute(
+                self._insert_ignoring_duplicates().values(
+                    tenant=tenant,
+                    integration_id=integration_id,
+                    idempotency_key=key,
+                    fingerprint=fingerprint,
+                    auth_id=None,
+                    created_at=now,
+                )
+            )
+            if claimed.rowcount == 1:
+                return None
+            row = connection.execute(select(idempotency_keys).where(same_key)).one()
+            if not hmac.compare_digest(row.fingerprint, fingerprint):
+                raise reused()
+            if row.auth_id is not None:
+                return str(row.auth_id)
+            if row.created_at > now - ABANDONED_AFTER:
+                raise in_progress()
+            taken = connection.execute(
+                update(idempotency_keys)
+                .where(same_key, idempotency_keys.c.auth_id.is_(None))
+                .where(idempotency_keys.c.created_at == row.created_at)
+                .values(created_at=now)
+            )
+            if taken.rowcount != 1:
+                raise in_progress()
+            return None
+
+        return self._run(work)
+
+    def insert_claimed(self, record: AuthRecord, key: str) -> None:
+        """Insert `record` and mark `key` done with it, in one transaction."""
+
+        def work(connection: Connection) -> None:
+            self.driver_insert_on(connection, record)
+            connection.execute(
+                update(idempotency_keys)
+                .where(
+                    idempotency_keys.c.tenant == record.tenant,
+                    idempotency_keys.c.integration_id == record.integration_id,
+                    idempotency_keys.c.idempotency_key == key,
+                )
+                .values(auth_id=record.auth_id)
+            )
+
+        self._run(work)
+
+    def release_idempotency(self, tenant: str, integration_id: str, key: str) -> None:
+        """Forget a claim whose create failed (failed attempts are not remembered)."""
+        self._run(
+            lambda c: c.execute(
+                delete(idempotency_keys).where(
+                    idempotency_keys.c.tenant == tenant,
+                    idempotency_keys.c.integration_id == integration_id,
+                    idempotency_keys.c.idempotency_key == key,
+                    idempotency_keys.c.auth_id.is_(None),
+                )
+            )
+        )
+
+    def _insert_ignoring_duplicates(self) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return postgresql_insert(idempotency_keys).on_conflict_do_nothing()
+        return sqlite_insert(idempotency_keys).on_conflict_do_nothing()
+
+    @staticmethod
+    def _drop_some_expired(connection: Connection, expired: datetime) -> None:
+        """Keys past their 24 hours go a hundred at a time, as claims come: no separate job."""
+        oldest = (
+            select(
+                idempotency_keys.c.tenant,
+                idempotency_keys.c.integration_id,
+                idempotency_keys.c.idempotency_key,
+            )
+            .where(idempotency_keys.c.created_at < expired)
+            .limit(100)
+        )
+        connection.execute(
+            delete(idempotency_keys).where(
+                tuple_(
+                    idempotency_keys.c.tenant,
+                    idempotency_keys.c.integration_id,
+                    idempotency_keys.c.idempotency_key,
+                ).in_(oldest)
+            )
+        )
+
+    def driver_insert_on(self, connection: Connection, record: AuthRecord) -> None:
+        """The driver's insert statement, on a connection of a SQLAlchemy transaction."""
+        raw = connection.connection.driver_connection
+        cursor = raw.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(self.driver.insert_sql, self.driver.insert_params(record))
+        finally:
+            cursor.close()
 
     def mark_deleting(
         self,

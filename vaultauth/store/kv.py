@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from vaultauth.errors import Conflict, VaultauthError, VaultUnavailable
 from vaultauth.ids import validate_mount
-from vaultauth.ports import SecretVersionInfo
+from vaultauth.ports import SecretMetadata, SecretVersionInfo, VersionState
 from vaultauth.store.http11 import CallTimedOut, ConnectionFailed, HttpClient
 
 T = TypeVar("T")
@@ -92,6 +92,27 @@ def _payload(answer: _Answer, extract: Callable[[Any], T]) -> T:
         raise VaultUnavailable(
             "Vault answered in an unexpected shape", code="vault_bad_answer"
         ) from None
+
+
+def _moment(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _metadata_of(doc: Any) -> SecretMetadata:
+    data = doc["data"]
+    versions = tuple(
+        VersionState(
+            number=int(number),
+            created_at=_moment(state["created_time"]),
+            available=not state.get("destroyed") and not state.get("deletion_time"),
+        )
+        for number, state in data["versions"].items()
+    )
+    return SecretMetadata(
+        current_version=int(data["current_version"]),
+        oldest_version=int(data.get("oldest_version") or 0),
+        versions=versions,
+    )
 
 
 def _index_position(index: str) -> int:
@@ -252,6 +273,23 @@ class VaultKV:
                     doc["data"]["updated_time"].replace("Z", "+00:00")
                 ),
             ),
+        )
+
+    async def metadata(self, path: str) -> SecretMetadata | None:
+        """GET <mount>/metadata/<path>: every version's number, date and state."""
+        answer = await self._with_failover(
+            lambda node: self._call(node, "GET", f"metadata/{path}", missing_ok=True)
+        )
+        if answer.status == 404:
+            return None
+        return _payload(answer, _metadata_of)
+
+    async def set_max_versions(self, path: str, max_versions: int) -> None:
+        """POST <mount>/metadata/<path> with max_versions alone (the other settings are kept:
+        Vault changes only the fields a request names)."""
+        body = json.dumps({"max_versions": max_versions}).encode()
+        await self._with_failover(
+            lambda node: self._call(node, "POST", f"metadata/{path}", body=body)
         )
 
     async def list_paths(self, folder: str) -> AsyncIterator[str]:
