@@ -23,6 +23,7 @@ EXIT_INVALID = 2
 EXIT_NOT_FOUND = 3
 EXIT_CONFLICT = 4
 EXIT_UNAVAILABLE = 5
+EXIT_SOMETHING_DUE = 3  # `vaultauth due`: records need attention (as decisions.md says)
 
 app = typer.Typer(help="vaultauth: integration credentials kept in Vault.", no_args_is_help=True)
 keys_app = typer.Typer(
@@ -154,6 +155,45 @@ def reconcile(
 
 
 @app.command()
+def due(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant (default: all).")] = None,
+    within: Annotated[
+        str, typer.Option(help="How far ahead to look: 30m, 12h, 7d, 2w (default 7d).")
+    ] = "7d",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List records whose expiresAt or rotateAfter falls within --within, the earliest first.
+
+    Exit 0: nothing is due. Exit 3: something is (the lines say what). Exit 2: an error. Meant
+    for cron jobs: `vaultauth due --within 14d || notify ...`.
+    """
+    import json as json_module
+
+    from vaultauth.due import due_lines, parse_within
+    from vaultauth.wiring import build_index
+
+    try:
+        horizon = datetime.now(UTC) + parse_within(within)
+        engine, index = build_index(Settings())
+        try:
+            records = due_lines(index, tenant, horizon)
+        finally:
+            engine.dispose()
+    except VaultauthError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    for entry in records:
+        typer.echo(json_module.dumps(entry) if as_json else _due_text(entry))
+    raise typer.Exit(EXIT_SOMETHING_DUE if records else 0)
+
+
+def _due_text(entry: dict[str, object]) -> str:
+    where = f"{entry['tenant']}/{entry['integrationId']}/{entry['authId']}"
+    label = f"  {entry['label']}" if entry["label"] else ""
+    return f"{entry['dueAt']}  {entry['reason']:<6}  {where}{label}"
+
+
+@app.command()
 def dev(
     port: Annotated[int, typer.Option(help="Port of the facade.")] = 8080,
     vault_port: Annotated[int, typer.Option(help="Port of the embedded OpenBao.")] = 8200,
@@ -224,10 +264,13 @@ def keys_revoke(
 
 def create_key(settings: Settings, tenant: str, scopes: list[Scope]) -> str:
     """Store a new key's hash in the index; return the plaintext key."""
+    from vaultauth.idempotency import SYSTEM_FOLDER
     from vaultauth.ids import validate_path_segment
     from vaultauth.wiring import build_index
 
     validate_path_segment(tenant, "tenant")
+    if tenant == SYSTEM_FOLDER:
+        raise InvalidInput(f"the tenant name {SYSTEM_FOLDER} is reserved", code="invalid_id")
     if not scopes:
         raise InvalidInput("give at least one --scope", code="missing_scope")
     key_id, plaintext, secret_hash = generate_key()

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from prometheus_client import (
@@ -25,8 +26,10 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from vaultauth.errors import VaultauthError
 from vaultauth.ports import SecretMetadata, SecretStore, SecretVersionInfo
@@ -94,6 +97,7 @@ class Metrics:
             ["event"],
             registry=self.registry,
         )
+        self._scraped: list[Collector] = []  # computed at each scrape (due records)
         # The request path observes through these, so it never looks a label set up itself.
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -123,20 +127,59 @@ class Metrics:
     def count_login_event(self, event: str) -> None:
         self.vault_logins.labels(event).inc()
 
+    def track_due_records(self, count_past: Callable[[str, datetime, int], int]) -> None:
+        """Gauges of the records past their expiry and past their rotation date, counted at
+        each scrape by `count_past(column, now, cap)` (a bounded index query)."""
+        collector = DueRecords(count_past)
+        self._scraped.append(collector)
+        self.registry.register(collector)
+
     def scraped_registry(self) -> CollectorRegistry:
         """What a scrape shows: this app's registry, or every worker's in multiprocess mode."""
-        return self.registry if multiprocess_dir() is None else all_workers_registry()
+        if multiprocess_dir() is None:
+            return self.registry
+        return all_workers_registry(self._scraped)
 
     def render(self) -> bytes:
         """The registry in the Prometheus text format (every worker's, in multiprocess mode)."""
         return generate_latest(self.scraped_registry())
 
 
-def all_workers_registry() -> CollectorRegistry:
-    """A registry that adds up the metric files of every worker (multiprocess mode)."""
+def all_workers_registry(scraped: Iterable[Collector] = ()) -> CollectorRegistry:
+    """A registry that adds up the metric files of every worker (multiprocess mode), plus the
+    collectors computed at scrape time."""
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=multiprocess_dir())  # type: ignore[no-untyped-call]
+    for collector in scraped:
+        registry.register(collector)
     return registry
+
+
+# Past this many, a due gauge reports the cap: a scrape must stay cheap whatever the index holds.
+DUE_COUNT_CAP = 100_000
+
+
+class DueRecords(Collector):
+    """vaultauth_records_past_expiry / _past_rotation: records whose expiresAt / rotateAfter
+    has passed (counted up to DUE_COUNT_CAP). A failing index is reported as no sample."""
+
+    def __init__(self, count_past: Callable[[str, datetime, int], int]) -> None:
+        self._count_past = count_past
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = datetime.now(UTC)
+        for name, column, meaning in (
+            ("vaultauth_records_past_expiry", "expires_at", "expiresAt"),
+            ("vaultauth_records_past_rotation", "rotate_after", "rotateAfter"),
+        ):
+            family = GaugeMetricFamily(
+                name, f"Records whose {meaning} has passed (capped at {DUE_COUNT_CAP})."
+            )
+            try:
+                family.add_metric([], self._count_past(column, now, DUE_COUNT_CAP))
+            except VaultauthError:
+                pass
+            yield family
 
 
 def serve_metrics(port: int, host: str, registry: CollectorRegistry) -> Callable[[], None]:

@@ -28,6 +28,7 @@ from enum import StrEnum
 
 from vaultauth.document import SecretDocument
 from vaultauth.errors import CorruptSecret, InvalidInput
+from vaultauth.idempotency import SYSTEM_FOLDER
 from vaultauth.ids import secret_path, tenant_path, validate_path_segment
 from vaultauth.models import AuthRecord
 from vaultauth.ports import MetadataIndex, SecretStore, SecretVersionInfo
@@ -145,7 +146,10 @@ class Reconciler:
         }
         folder = tenant_path(self._prefix, tenant) if tenant is not None else self._prefix
         stored: set[RecordKey] = set()
+        system = f"{self._prefix}/{SYSTEM_FOLDER}/"
         async for path in self._secrets.list_paths(folder):
+            if path.startswith(system):
+                continue  # vaultauth's own (the idempotency key), not a record's secret
             report.secrets_examined += 1
             key = self._key_of(path)
             if key is None:

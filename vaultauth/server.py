@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 
 from fastapi import FastAPI
 
@@ -62,14 +63,24 @@ def run_server(settings: Settings, *, host: str, port: int) -> None:
             "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
         }
     )
-    stop_metrics = None
+    stop_metrics: Callable[[], None] | None = None
     if settings.metrics_port is not None:
-        from vaultauth.metrics import all_workers_registry, serve_metrics
+        from vaultauth.metrics import DueRecords, all_workers_registry, serve_metrics
+        from vaultauth.wiring import build_index
 
-        # Bound once, here: the workers' counters are added up from their files at each scrape.
-        stop_metrics = serve_metrics(
-            settings.metrics_port, settings.metrics_host, all_workers_registry()
+        # Bound once, here: the workers' counters are added up from their files at each scrape;
+        # the due gauges are counted on an index connection of the parent's own.
+        engine, index = build_index(settings.model_copy(update={"index_auto_migrate": False}))
+        stop_server = serve_metrics(
+            settings.metrics_port,
+            settings.metrics_host,
+            all_workers_registry([DueRecords(index.count_past)]),
         )
+
+        def stop_metrics() -> None:
+            stop_server()
+            engine.dispose()
+
     try:
         uvicorn.run(
             "vaultauth.server:app_from_environment",

@@ -83,6 +83,18 @@ class Settings(BaseSettings):
         "port exposes only the API and probes); bound once, also with several workers.",
     )
     metrics_host: str = Field(default="127.0.0.1", description="Interface of that listener.")
+    max_versions: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Versions Vault keeps of each record's secret (set on its KV metadata by "
+        "the first change after version 1); rollback reaches any of them.",
+    )
+    idempotency_hmac_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMAC that fingerprints idempotent create bodies (shared by "
+        "every replica); default: a random key kept in Vault under the prefix.",
+    )
     docs: bool = Field(
         default=True,
         description="Serve the browsable API documentation at /docs (Swagger UI, from the "

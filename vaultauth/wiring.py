@@ -9,6 +9,7 @@ from anyio import to_thread
 from sqlalchemy import Engine
 
 from vaultauth.feed_cache import FeedCache
+from vaultauth.idempotency import Fingerprinter
 from vaultauth.index.async_sql import AsyncSqlIndex
 from vaultauth.index.caching import CachingIndex, RecordKey
 from vaultauth.index.feed import ChangeFeed, change_feed_for
@@ -183,8 +184,17 @@ def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runt
     store: SecretStore = secrets
     if metrics is not None:
         store = InstrumentedSecretStore(secrets, metrics)
+        metrics.track_due_records(sql_index.count_past)
+    hmac_key = settings.idempotency_hmac_key
     service = CredentialService(
-        store, index, prefix=prefix, resolve_cache=build_resolve_cache(settings, metrics)
+        store,
+        index,
+        prefix=prefix,
+        resolve_cache=build_resolve_cache(settings, metrics),
+        max_versions=settings.max_versions,
+        fingerprinter=Fingerprinter(
+            store, prefix, hmac_key.get_secret_value().encode() if hmac_key else None
+        ),
     )
     return Runtime(
         settings=settings,

@@ -16,7 +16,7 @@ def test_every_hot_query_is_an_index_search_without_a_sort(index_url: str) -> No
         plans = SqlMetadataIndex(engine).driver.query_plans(small_table=True)
     finally:
         engine.dispose()
-    assert set(plans) == {"get", "list", "list_after", "find_key"}
+    assert set(plans) == {"get", "list", "list_after", "due", "due_after", "find_key"}
     for name, plan in plans.items():
         if engine.dialect.name == "sqlite":
             assert "USING INDEX" in plan or "USING PRIMARY KEY" in plan, (name, plan)
@@ -28,3 +28,5 @@ def test_every_hot_query_is_an_index_search_without_a_sort(index_url: str) -> No
             assert "Sort" not in plan, (name, plan)
     assert "ix_auth_records_listing" in plans["list"]
     assert "ix_auth_records_listing" in plans["list_after"]
+    assert "ix_auth_records_due" in plans["due"]
+    assert "ix_auth_records_due" in plans["due_after"]

@@ -19,15 +19,19 @@ from vaultauth.client.credentials import QueryRedactingFilter, ResolvedCredentia
 from vaultauth.client.errors import (
     AccessDenied,
     ClientError,
+    Conflict,
     CredentialNotFound,
     CredentialWithheld,
     DestinationNotAllowed,
     ForbiddenHeader,
+    InvalidRequest,
+    PreconditionFailed,
     RedirectRefused,
     ServiceUnavailable,
     UnexpectedResponse,
 )
 from vaultauth.client.facade import FacadeClient
+from vaultauth.client.records import AuthRecordInfo, RecordPage, VersionInfo
 from vaultauth.client.vault import VaultResolver
 
 if TYPE_CHECKING:
@@ -35,7 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccessDenied",
+    "AuthRecordInfo",
     "ClientError",
+    "Conflict",
     "CredentialCache",
     "CredentialNotFound",
     "CredentialSource",
@@ -44,13 +50,17 @@ __all__ = [
     "FacadeClient",
     "ForbiddenHeader",
     "IntegrationAuth",
+    "InvalidRequest",
+    "PreconditionFailed",
     "QueryRedactingFilter",
+    "RecordPage",
     "RedirectRefused",
     "RequestsIntegrationAuth",
     "ResolvedCredentials",
     "ServiceUnavailable",
     "UnexpectedResponse",
     "VaultResolver",
+    "VersionInfo",
 ]
 
 

@@ -23,7 +23,10 @@ import httpx
 from vaultauth.client.errors import (
     AccessDenied,
     ClientError,
+    Conflict,
     CredentialNotFound,
+    InvalidRequest,
+    PreconditionFailed,
     ServiceUnavailable,
     Source,
     UnexpectedResponse,
@@ -88,6 +91,12 @@ def error_for(response: httpx.Response, source: Source, what: str) -> ClientErro
         return AccessDenied(message, source=source, status=status, code=code)
     if status == 404:
         return CredentialNotFound(message, source=source, status=status, code=code)
+    if status in (400, 422):
+        return InvalidRequest(message, source=source, status=status, code=code)
+    if status == 409:
+        return Conflict(message, source=source, status=status, code=code)
+    if status == 412:
+        return PreconditionFailed(message, source=source, status=status, code=code)
     if status == 429 or status >= 500:
         return ServiceUnavailable(
             message, source=source, status=status, code=code, retry_after=_retry_after(response)
@@ -152,9 +161,17 @@ class HttpClients:
                 )
             return self._async_client
 
-    def send(self, method: str, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    def send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str] | None = None,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
         try:
-            return self._sync().request(method, url, headers=headers)
+            return self._sync().request(method, url, headers=headers, json=json, params=params)
         except httpx.TransportError as exc:
             raise unreachable(exc, self._source, self._base_url) from None
 

@@ -5,6 +5,9 @@
     │                           `credentials:read`, or Vault refused the token
     ├── CredentialNotFound      404: no such record (also: it belongs to another tenant)
     ├── ServiceUnavailable      unreachable, timed out, 429 or 5xx; `.retry_after` when given
+    ├── InvalidRequest          400/422: the facade refused the request (`.code`, `.field`)
+    ├── Conflict                409: a concurrent change won; read again and retry
+    ├── PreconditionFailed      412: If-Match named another revision of the record
     ├── UnexpectedResponse      any other answer, or one that does not parse
     └── CredentialWithheld      the client would not put the credential on a request (source
         │                       "client"; nothing was sent)
@@ -64,6 +67,18 @@ class ServiceUnavailable(ClientError):
     ) -> None:
         super().__init__(message, source=source, status=status, code=code)
         self.retry_after = retry_after
+
+
+class InvalidRequest(ClientError):
+    """The facade refused the request as invalid (400/422); `.code` says why."""
+
+
+class Conflict(ClientError):
+    """A concurrent change won (409): read the record again and retry."""
+
+
+class PreconditionFailed(ClientError):
+    """The record changed since the ETag sent in If-Match (412)."""
 
 
 class UnexpectedResponse(ClientError):

@@ -236,6 +236,11 @@ class SqlMetadataIndex:
     def count_past(self, column: str, moment: datetime, cap: int) -> int:
         return self.driver.count_past(column, moment, cap)
 
+    def tenants(self) -> list[str]:
+        """Every tenant that has records (for `vaultauth due` across tenants)."""
+        query = select(auth_records.c.tenant).distinct().order_by(auth_records.c.tenant)
+        return [str(t) for t in self._run(lambda c: c.execute(query).scalars().all())]
+
     # --- idempotency keys ---------------------------------------------------------------------
 
     def claim_idempotency(
@@ -257,7 +262,8 @@ class SqlMetadataIndex:
             )
             self._drop_some_expired(connection, expired)
             claimed = connection.execute(
-                self._insert_ignoring_duplicates().values(
+                self._insert_ignoring_duplicates()
+                .values(
                     tenant=tenant,
                     integration_id=integration_id,
                     idempotency_key=key,
@@ -265,8 +271,9 @@ class SqlMetadataIndex:
                     auth_id=None,
                     created_at=now,
                 )
-            )
-            if claimed.rowcount == 1:
+                .returning(idempotency_keys.c.idempotency_key)
+            ).first()
+            if claimed is not None:  # no row back: the key was there already
                 return None
             row = connection.execute(select(idempotency_keys).where(same_key)).one()
             if not hmac.compare_digest(row.fingerprint, fingerprint):
