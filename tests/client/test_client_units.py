@@ -16,10 +16,13 @@ import pytest
 from vaultauth.client import (
     AccessDenied,
     ClientError,
+    Conflict,
     CredentialCache,
     CredentialNotFound,
     FacadeClient,
     IntegrationAuth,
+    InvalidRequest,
+    PreconditionFailed,
     ResolvedCredentials,
     ServiceUnavailable,
     UnexpectedResponse,
@@ -85,7 +88,10 @@ def test_resolve_posts_with_the_key_and_parses_the_answer() -> None:
         (404, {"code": "not_found", "message": "no such auth record"}, CredentialNotFound),
         (503, {"code": "vault_sealed", "message": "Vault is sealed"}, ServiceUnavailable),
         (500, {"code": "internal_error", "message": "unexpected"}, ServiceUnavailable),
-        (422, {"code": "invalid_id", "message": "bad id"}, UnexpectedResponse),
+        (422, {"code": "invalid_id", "message": "bad id"}, InvalidRequest),
+        (409, {"code": "conflict", "message": "a concurrent change won"}, Conflict),
+        (412, {"code": "precondition_failed", "message": "changed"}, PreconditionFailed),
+        (418, {"code": "teapot", "message": "?"}, UnexpectedResponse),
     ],
 )
 def test_each_refusal_maps_to_one_error(

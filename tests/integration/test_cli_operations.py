@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import hvac
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect
 from typer.testing import CliRunner
 
 from tests.support.facade import settings_env
-from vaultauth.cli import EXIT_INVALID, EXIT_UNAVAILABLE, app
+from vaultauth.cli import EXIT_INVALID, EXIT_SOMETHING_DUE, EXIT_UNAVAILABLE, app
 from vaultauth.errors import IndexUnavailable
 from vaultauth.ids import secret_path
 from vaultauth.index.migrate import head_revision, upgrade
@@ -105,3 +108,34 @@ def test_reconcile_exit_codes_for_bad_input_and_unreachable_vault(
     monkeypatch.setenv("VAULTAUTH_VAULT_ADDR", "http://127.0.0.1:1")
     down = cli.invoke(app, ["reconcile"])
     assert down.exit_code == EXIT_UNAVAILABLE, down.output
+
+
+def test_due_lists_records_to_rotate_or_expiring_and_exits_3_for_cron(
+    cli: CliRunner, app_client: TestClient, make_key: Callable[..., str]
+) -> None:
+    assert cli.invoke(app, ["due"]).exit_code == 0  # nothing due: exit 0, no output
+    soon = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    for tenant, fields in (
+        ("acme", {"rotateAfter": soon, "label": "rotate me"}),
+        ("beta", {"expiresAt": soon}),
+        ("acme", {"expiresAt": later}),
+    ):
+        answer = app_client.post(
+            "/v1/integrations/intg_due/auth",
+            json={"authType": "NO_AUTH", **fields},
+            headers={"X-API-Key": make_key(tenant)},
+        )
+        assert answer.status_code == 200, answer.text
+    due = cli.invoke(app, ["due"])
+    assert due.exit_code == EXIT_SOMETHING_DUE == 3
+    lines = due.output.strip().splitlines()
+    assert len(lines) == 2
+    assert "rotate" in lines[0] or "rotate" in lines[1]
+    assert any("rotate me" in line for line in lines)
+    as_json = cli.invoke(app, ["due", "--tenant", "beta", "--json"])
+    assert as_json.exit_code == 3
+    [entry] = [json.loads(line) for line in as_json.output.strip().splitlines()]
+    assert (entry["tenant"], entry["reason"]) == ("beta", "expiry")
+    assert cli.invoke(app, ["due", "--within", "60d"]).output.count("\n") == 3
+    assert cli.invoke(app, ["due", "--within", "soon"]).exit_code == EXIT_INVALID
