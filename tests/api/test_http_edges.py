@@ -1,0 +1,132 @@
+"""HTTP edges: `Allow` on a 405 and HEAD. Each holds on the fast path
+(`vaultauth/api/fastpath.py`, a cached key) and on the router alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from vaultauth.api import create_app
+from vaultauth.api.fastpath import FastPath
+from vaultauth.settings import Settings
+
+INTG = "intg_edges"
+BASE = f"/v1/integrations/{INTG}/auth"
+ITEM = f"{BASE}/{{auth_id}}"
+JSON = {"Content-Type": "application/json"}
+
+
+class Client:
+    """A client of one app, knowing which path serves its hot calls and counting those answers."""
+
+    def __init__(self, http: TestClient, path: str, fast_answers: list[int]) -> None:
+        self.http = http
+        self.path = path
+        self._fast_answers = fast_answers
+
+    @property
+    def fast_answers(self) -> int:
+        return len(self._fast_answers)
+
+    def create(self) -> str:
+        response = self.http.post(BASE, json={"authType": "BEARER_TOKEN", "token": "t"})
+        assert response.status_code == 200, response.text
+        auth_id: str = response.json()["authId"]
+        return auth_id
+
+
+@pytest.fixture(params=["fast path", "router"])
+def client(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    make_key: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Client]:
+    """On "router" the key is never cached, so the fast path always hands the call on."""
+    answers: list[int] = []
+    render = FastPath._json
+
+    def counted(content: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        answers.append(1)
+        return render(content, headers)
+
+    monkeypatch.setattr(FastPath, "_json", staticmethod(counted))
+    if request.param == "router":
+        settings = settings.model_copy(update={"api_key_cache_ttl": 0.0})
+    with TestClient(create_app(settings), raise_server_exceptions=False) as http:
+        http.headers["X-API-Key"] = make_key()
+        assert http.get(BASE).status_code == 200  # the key is cached from here on ("fast path")
+        yield Client(http, request.param, answers)
+
+
+def error_code(response: Any, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) <= {"code", "message", "field"}
+    code: str = body["error"]["code"]
+    return code
+
+
+# -- 405: Allow names every method of the path ---------------------------------------------------
+
+ALLOW = [
+    ("OPTIONS", BASE, "GET, HEAD, POST"),
+    ("PUT", BASE, "GET, HEAD, POST"),
+    ("DELETE", BASE, "GET, HEAD, POST"),
+    ("OPTIONS", ITEM, "GET, HEAD, PATCH, DELETE"),
+    ("PUT", ITEM, "GET, HEAD, PATCH, DELETE"),
+    ("POST", ITEM, "GET, HEAD, PATCH, DELETE"),
+    ("GET", f"{ITEM}/resolve", "POST"),
+    ("HEAD", f"{ITEM}/resolve", "POST"),
+    ("PUT", "/healthz", "GET, HEAD"),
+    ("POST", "/openapi.json", "GET, HEAD"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), ALLOW)
+def test_a_405_allows_every_method_of_the_path(
+    client: Client, method: str, path: str, allow: str
+) -> None:
+    auth_id = client.create()
+    response = client.http.request(method, path.format(auth_id=auth_id), json={})
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == allow
+    if method != "HEAD":
+        assert error_code(response, 405) == "method_not_allowed"
+
+
+# -- HEAD: a GET without its body -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [ITEM, BASE, "/healthz", "/openapi.json"])
+def test_head_answers_as_get_without_a_body(client: Client, path: str) -> None:
+    url = path.format(auth_id=client.create())
+    get = client.http.get(url)
+    fast_before = client.fast_answers
+    head = client.http.head(url)
+    assert get.status_code == head.status_code == 200
+    assert head.content == b""
+    for name in ("content-type", "content-length", "cache-control"):
+        assert head.headers.get(name) == get.headers.get(name), name
+    assert int(head.headers["content-length"]) == len(get.content)
+    if path == ITEM:  # the one GET the fast path serves, from its cached record
+        assert client.fast_answers - fast_before == (1 if client.path == "fast path" else 0)
+
+
+def test_head_of_a_missing_record_is_a_bodiless_404(client: Client) -> None:
+    response = client.http.head(ITEM.format(auth_id="auth_missing"))
+    assert response.status_code == 404
+    assert response.content == b""
+
+
+def test_head_is_logged_and_counted_as_head(client: Client) -> None:
+    client.http.head(ITEM.format(auth_id=client.create()))
+    metrics = client.http.get("/metrics").text
+    route = "/v1/integrations/{integrationId}/auth/{authId}"
+    assert f'vaultauth_http_requests_total{{method="HEAD",route="{route}",status="200"}} 1.0' in (
+        metrics
+    )
