@@ -1,17 +1,23 @@
-"""HTTP edges: `Allow` on a 405 and HEAD. Each holds on the fast path
-(`vaultauth/api/fastpath.py`, a cached key) and on the router alike."""
+"""HTTP edges: `Allow` on a 405, HEAD, Content-Encoding and bytes that are not UTF-8. Each
+holds on the fast path (`vaultauth/api/fastpath.py`, a cached key) and on the router alike."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.types import Message, Scope
 
+from tests.support.kv import KvReader
 from vaultauth.api import create_app
 from vaultauth.api.fastpath import FastPath
+from vaultauth.api.routes import router
 from vaultauth.settings import Settings
+from vaultauth.wiring import Runtime
 
 INTG = "intg_edges"
 BASE = f"/v1/integrations/{INTG}/auth"
@@ -130,3 +136,108 @@ def test_head_is_logged_and_counted_as_head(client: Client) -> None:
     assert f'vaultauth_http_requests_total{{method="HEAD",route="{route}",status="200"}} 1.0' in (
         metrics
     )
+
+
+# -- Content-Encoding: none is decoded; a body in any but identity is 415 ----------------------
+
+ENCODINGS = ["gzip", "deflate", "br", "GZIP", "identity, gzip", "x-anything"]
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_a_body_with_a_content_encoding_is_415_and_not_read(
+    client: Client, kv: KvReader, encoding: str
+) -> None:
+    # Valid JSON as it stands: read as plain JSON, it would create a record.
+    body = json.dumps({"authType": "BEARER_TOKEN", "token": "t"}).encode()
+    headers = {**JSON, "Content-Encoding": encoding}
+    response = client.http.post(BASE, content=body, headers=headers)
+    assert error_code(response, 415) == "unsupported_content_encoding"
+    assert response.headers["accept-encoding"] == "identity"
+    assert kv.paths() == []
+    auth_id = client.create()
+    patch = client.http.patch(
+        ITEM.format(auth_id=auth_id), content=b'{"token": "t2"}', headers=headers
+    )
+    assert error_code(patch, 415) == "unsupported_content_encoding"
+    assert kv.current_version(INTG, auth_id) == 1
+
+
+def test_identity_is_no_encoding(client: Client) -> None:
+    body = json.dumps({"authType": "NO_AUTH"}).encode()
+    for encoding in ("identity", "Identity", " identity "):
+        headers = {**JSON, "Content-Encoding": encoding}
+        assert client.http.post(BASE, content=body, headers=headers).status_code == 200
+    # A request without a body has nothing to decode.
+    assert client.http.get(BASE, headers={"Content-Encoding": "gzip"}).status_code == 200
+
+
+def test_the_fast_path_never_reads_an_encoded_create_body(
+    settings: Settings, make_key: Callable[..., str]
+) -> None:
+    """The fast path alone (without the layer in front of it): it hands the call on unread."""
+    body = json.dumps({"authType": "BEARER_TOKEN", "token": "t"}).encode()
+    key = make_key()
+    with TestClient(create_app(settings)) as http:
+        assert http.get(BASE, headers={"X-API-Key": key}).status_code == 200  # key cached
+        runtime: Runtime = http.app.state.runtime  # type: ignore[attr-defined]
+        handed_on: list[Scope] = []
+        reads: list[Message] = []
+
+        async def router_stub(scope: Scope, receive: Any, send: Any) -> None:
+            handed_on.append(scope)
+
+        async def receive() -> Message:
+            message: Message = {"type": "http.request", "body": body, "more_body": False}
+            reads.append(message)
+            return message
+
+        async def send(message: Message) -> None:
+            raise AssertionError(f"the fast path answered: {message}")
+
+        fast_path = FastPath(router_stub, lambda: runtime, router.routes, 1)
+        scope: Scope = {
+            "type": "http",
+            "method": "POST",
+            "path": BASE,
+            "query_string": b"",
+            "headers": [
+                (b"x-api-key", key.encode()),
+                (b"content-type", b"application/json"),
+                (b"content-encoding", b"gzip"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+        asyncio.run(fast_path(scope, receive, send))
+        assert len(handed_on) == 1
+        assert reads == []  # the body was left for whoever refuses it
+        assert http.get(BASE, headers={"X-API-Key": key}).json()["data"] == []
+
+
+# -- bytes that are not UTF-8 are not JSON ------------------------------------------------------
+
+NOT_UTF8 = [
+    b'{"authType": "BEARER_TOKEN", "token": "t\xff"}',
+    b'{"authType": "BEARER_TOKEN", "token": "t\xc3"}',  # a truncated sequence
+    b'{"authType": "NO_AUTH", "headers": {"X-\xe9": "v"}}',  # latin-1, in a name
+    b'{"authType": "BEARER_TOKEN", "token": "\xed\xa0\x80"}',  # an encoded surrogate
+    b'{"authType": "NO_AUTH", "ignored": "\xed\xb0\x80"}',  # the same, in an ignored field
+    '{"authType": "NO_AUTH"}'.encode("utf-16"),
+    '{"authType": "NO_AUTH"}'.encode("utf-16-le"),  # valid UTF-8, yet its NULs are not JSON
+    '{"authType": "NO_AUTH"}'.encode("utf-32-be"),
+    b'{"authType": "NO_AUTH", "ignored": "\x00"}',  # a raw NUL inside a string
+]
+
+
+@pytest.mark.parametrize("body", NOT_UTF8)
+def test_a_body_that_is_not_utf8_is_malformed_json(
+    client: Client, kv: KvReader, body: bytes
+) -> None:
+    response = client.http.post(BASE, content=body, headers=JSON)
+    assert error_code(response, 400) == "malformed_json"
+    assert b"\\x" not in response.content  # no echo of the bytes
+    assert "\ufffd" not in response.text
+    assert kv.paths() == []
+    auth_id = client.create()
+    patch = client.http.patch(ITEM.format(auth_id=auth_id), content=body, headers=JSON)
+    assert error_code(patch, 400) == "malformed_json"
+    assert kv.current_version(INTG, auth_id) == 1

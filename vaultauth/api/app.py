@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from vaultauth import __version__
 from vaultauth.api.errors import install_error_handlers
 from vaultauth.api.fastpath import FastPath
-from vaultauth.api.limits import BodySizeLimit
+from vaultauth.api.limits import RequestBodyRules
 from vaultauth.api.methods import HeadAsGet
 from vaultauth.api.observe import RequestObserver
 from vaultauth.api.ops import router as ops_router
@@ -65,7 +65,7 @@ def create_app(
     )
     app.add_middleware(HeadAsGet)  # outside the fast path, which then serves HEAD as GET too
     app.add_middleware(EncodedSlashes)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestBodyRules, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObserver, metrics=metrics)  # added last: outermost
     install_error_handlers(app, settings.retry_after_seconds)
     return app

@@ -11,8 +11,9 @@ verified in memory, this layer serves it itself:
 
 Whatever it is not sure of goes on to the router untouched, which answers with its full rules:
 an unknown or uncached key, a record not in memory, a query string, an encoded character, a
-body that does not parse (the router gives the usual 400/422). Errors the service raises are
-answered through the same error table the router uses. Tests check that both paths give the
+body that does not parse (the router gives the usual 400/422), a body with a Content-Encoding
+(never decoded nor parsed here; `RequestBodyRules` refuses it first). Errors the service raises
+are answered through the same error table the router uses. Tests check that both paths give the
 same answers.
 """
 
@@ -30,6 +31,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaultauth.api.errors import domain_error_response
+from vaultauth.api.limits import decodable
 from vaultauth.api.schemas import AuthCreateBody, record_body, resolve_body
 from vaultauth.errors import VaultauthError
 from vaultauth.keys import Principal, split_key, verify
@@ -144,6 +146,10 @@ class FastPath:
         receive: Receive,
         send: Send,
     ) -> None:
+        encoding = _header(scope, b"content-encoding")
+        if encoding is not None and not decodable(encoding):
+            await self.app(scope, receive, send)  # not ours to read: 415 in front of us
+            return
         body = await _read_body(receive)
         if body is None:
             return  # the client went away
