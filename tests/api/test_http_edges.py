@@ -1,18 +1,24 @@
-"""HTTP edges: `Allow` on a 405, HEAD, Content-Encoding and bytes that are not UTF-8. Each
-holds on the fast path (`vaultauth/api/fastpath.py`, a cached key) and on the router alike."""
+"""HTTP edges: `Allow` on a 405, HEAD, Content-Encoding, bytes that are not UTF-8, and clients
+that hang up mid-body. Each holds on the fast path (`vaultauth/api/fastpath.py`, a cached key)
+and on the router alike."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message, Scope
 
 from tests.support.kv import KvReader
+from tests.support.live import serve_in_thread
 from vaultauth.api import create_app
 from vaultauth.api.fastpath import FastPath
 from vaultauth.api.routes import router
@@ -241,3 +247,73 @@ def test_a_body_that_is_not_utf8_is_malformed_json(
     patch = client.http.patch(ITEM.format(auth_id=auth_id), content=body, headers=JSON)
     assert error_code(patch, 400) == "malformed_json"
     assert kv.current_version(INTG, auth_id) == 1
+
+
+# -- a client that hangs up mid-body: 499, never a 500 -------------------------------------------
+
+
+class _AccessLog(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.statuses: list[int] = []
+        self.errors: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = getattr(record, "fields", {})
+        if record.name == "vaultauth.access":
+            self.statuses.append(int(fields["status"]))
+        elif record.levelno >= logging.ERROR:
+            self.errors.append(record.getMessage())
+
+
+@pytest.fixture
+def access_log() -> Iterator[_AccessLog]:
+    handler = _AccessLog()
+    logger = logging.getLogger("vaultauth")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+def _hang_up_mid_body(base_url: str, request: bytes) -> None:
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(request)
+        time.sleep(0.2)  # the facade is now waiting for the rest of the body
+
+
+@pytest.mark.parametrize("cached_key", [True, False], ids=["key cached", "key not cached"])
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_a_client_that_hangs_up_mid_body_is_a_499(
+    settings: Settings,
+    make_key: Callable[..., str],
+    access_log: _AccessLog,
+    cached_key: bool,
+    method: str,
+) -> None:
+    key = make_key()
+    if not cached_key:
+        settings = settings.model_copy(update={"api_key_cache_ttl": 0.0})
+    app = create_app(settings)
+    with serve_in_thread(app) as base_url, httpx.Client(base_url=base_url) as http:
+        path = BASE if method == "POST" else f"{BASE}/auth_anything"
+        assert http.get(BASE, headers={"X-API-Key": key}).status_code == 200
+        request = (
+            f"{method} {path} HTTP/1.1\r\nHost: facade\r\nX-API-Key: {key}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{}"
+        ).encode()
+        _hang_up_mid_body(base_url, request)
+        deadline = time.monotonic() + 5
+        while 499 not in access_log.statuses and time.monotonic() < deadline:
+            time.sleep(0.02)
+        metrics = http.get("/metrics").text
+    assert 499 in access_log.statuses
+    assert 500 not in access_log.statuses
+    assert access_log.errors == []
+    assert 'status="499"' in metrics
+    assert 'status="500"' not in metrics

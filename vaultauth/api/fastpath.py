@@ -152,7 +152,7 @@ class FastPath:
             return
         body = await _read_body(receive)
         if body is None:
-            return  # the client went away
+            return  # the client went away (RequestObserver records a 499)
         try:
             if _header(scope, b"content-type") not in _JSON_TYPES:
                 raise ValueError("not JSON")
