@@ -16,6 +16,7 @@ from vaultauth.api.fastpath import FastPath
 from vaultauth.api.limits import RequestBodyRules
 from vaultauth.api.methods import HeadAsGet
 from vaultauth.api.observe import RequestObserver
+from vaultauth.api.openapi_schemas import install as install_openapi
 from vaultauth.api.ops import router as ops_router
 from vaultauth.api.paths import EncodedSlashes
 from vaultauth.api.routes import router
@@ -68,4 +69,5 @@ def create_app(
     app.add_middleware(RequestBodyRules, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObserver, metrics=metrics)  # added last: outermost
     install_error_handlers(app, settings.retry_after_seconds)
+    install_openapi(app)
     return app

@@ -13,12 +13,12 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from vaultauth.api.deps import CredentialReader, Reader, Service, Writer
+from vaultauth.api.openapi_schemas import CURSOR_DESCRIPTION, responses_of
 from vaultauth.api.schemas import (
     AuthCreateBody,
     AuthList,
     AuthOut,
     AuthUpdateBody,
-    ErrorOut,
     ResolveOut,
     record_body,
     resolve_body,
@@ -26,11 +26,7 @@ from vaultauth.api.schemas import (
 from vaultauth.ids import ID_PATTERN
 from vaultauth.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, AuthUpdate
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 413, 422, 502, 503)
-}
-
-router = APIRouter(prefix="/v1", responses=_ERRORS)
+router = APIRouter(prefix="/v1")
 
 IntegrationId = Annotated[
     str,
@@ -45,7 +41,12 @@ AuthId = Annotated[
 ]
 
 
-@router.post("/integrations/{integrationId}/auth", tags=["auth"], response_model=AuthOut)
+@router.post(
+    "/integrations/{integrationId}/auth",
+    tags=["auth"],
+    response_model=AuthOut,
+    responses=responses_of("create"),
+)
 async def create_auth(
     integrationId: IntegrationId, body: AuthCreateBody, principal: Writer, service: Service
 ) -> Response:
@@ -53,13 +54,18 @@ async def create_auth(
     return JSONResponse(record_body(created))
 
 
-@router.get("/integrations/{integrationId}/auth", tags=["auth"], response_model=AuthList)
+@router.get(
+    "/integrations/{integrationId}/auth",
+    tags=["auth"],
+    response_model=AuthList,
+    responses=responses_of("list"),
+)
 async def list_auth(
     integrationId: IntegrationId,
     principal: Reader,
     service: Service,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[str | None, Query(max_length=512, description=CURSOR_DESCRIPTION)] = None,
 ) -> Response:
     page = await service.list(principal.tenant, integrationId, limit=limit, cursor=cursor)
     return JSONResponse(
@@ -67,14 +73,24 @@ async def list_auth(
     )
 
 
-@router.get("/integrations/{integrationId}/auth/{authId}", tags=["auth"], response_model=AuthOut)
+@router.get(
+    "/integrations/{integrationId}/auth/{authId}",
+    tags=["auth"],
+    response_model=AuthOut,
+    responses=responses_of("get"),
+)
 async def get_auth(
     integrationId: IntegrationId, authId: AuthId, principal: Reader, service: Service
 ) -> Response:
     return JSONResponse(record_body(await service.get(principal.tenant, integrationId, authId)))
 
 
-@router.patch("/integrations/{integrationId}/auth/{authId}", tags=["auth"], response_model=AuthOut)
+@router.patch(
+    "/integrations/{integrationId}/auth/{authId}",
+    tags=["auth"],
+    response_model=AuthOut,
+    responses=responses_of("update"),
+)
 async def update_auth(
     integrationId: IntegrationId,
     authId: AuthId,
@@ -91,7 +107,12 @@ async def update_auth(
     return JSONResponse(record_body(updated))
 
 
-@router.delete("/integrations/{integrationId}/auth/{authId}", status_code=204, tags=["auth"])
+@router.delete(
+    "/integrations/{integrationId}/auth/{authId}",
+    status_code=204,
+    tags=["auth"],
+    responses=responses_of("delete"),
+)
 async def delete_auth(
     integrationId: IntegrationId, authId: AuthId, principal: Writer, service: Service
 ) -> Response:
@@ -103,6 +124,7 @@ async def delete_auth(
     "/integrations/{integrationId}/auth/{authId}/resolve",
     tags=["credentials"],
     response_model=ResolveOut,
+    responses=responses_of("resolve"),
 )
 async def resolve_auth(
     integrationId: IntegrationId, authId: AuthId, principal: CredentialReader, service: Service
