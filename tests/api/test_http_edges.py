@@ -177,25 +177,34 @@ def test_identity_is_no_encoding(client: Client) -> None:
     assert client.http.get(BASE, headers={"Content-Encoding": "gzip"}).status_code == 200
 
 
-def test_the_fast_path_never_reads_an_encoded_create_body(
-    settings: Settings, make_key: Callable[..., str]
-) -> None:
-    """The fast path alone (without the layer in front of it): it hands the call on unread."""
-    body = json.dumps({"authType": "BEARER_TOKEN", "token": "t"}).encode()
+def _create_on_the_fast_path_alone(
+    settings: Settings,
+    make_key: Callable[..., str],
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+) -> tuple[list[bytes], int]:
+    """A create sent to the fast path alone (no layer in front of it), with a cached key.
+
+    Returns what the router behind it was handed as the body (one entry per call handed on),
+    and how many records the call created.
+    """
     key = make_key()
     with TestClient(create_app(settings)) as http:
         assert http.get(BASE, headers={"X-API-Key": key}).status_code == 200  # key cached
         runtime: Runtime = http.app.state.runtime  # type: ignore[attr-defined]
-        handed_on: list[Scope] = []
-        reads: list[Message] = []
+        handed_on: list[bytes] = []
+        sent = False
 
         async def router_stub(scope: Scope, receive: Any, send: Any) -> None:
-            handed_on.append(scope)
+            message = await receive()
+            handed_on.append(message.get("body", b""))
 
         async def receive() -> Message:
-            message: Message = {"type": "http.request", "body": body, "more_body": False}
-            reads.append(message)
-            return message
+            nonlocal sent
+            if sent:
+                raise AssertionError("the body was read twice")
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
         async def send(message: Message) -> None:
             raise AssertionError(f"the fast path answered: {message}")
@@ -208,15 +217,33 @@ def test_the_fast_path_never_reads_an_encoded_create_body(
             "query_string": b"",
             "headers": [
                 (b"x-api-key", key.encode()),
-                (b"content-type", b"application/json"),
-                (b"content-encoding", b"gzip"),
                 (b"content-length", str(len(body)).encode()),
+                *headers,
             ],
         }
         asyncio.run(fast_path(scope, receive, send))
-        assert len(handed_on) == 1
-        assert reads == []  # the body was left for whoever refuses it
-        assert http.get(BASE, headers={"X-API-Key": key}).json()["data"] == []
+        created = len(http.get(BASE, headers={"X-API-Key": key}).json()["data"])
+    return handed_on, created
+
+
+def test_the_fast_path_never_parses_an_encoded_create_body(
+    settings: Settings, make_key: Callable[..., str]
+) -> None:
+    body = json.dumps({"authType": "BEARER_TOKEN", "token": "t"}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-encoding", b"gzip")]
+    handed_on, created = _create_on_the_fast_path_alone(settings, make_key, body, headers)
+    assert handed_on == [body]  # unread: the layer in front of it answers 415
+    assert created == 0
+
+
+def test_the_fast_path_hands_a_body_that_is_not_utf8_to_the_router(
+    settings: Settings, make_key: Callable[..., str]
+) -> None:
+    body = b'{"authType": "BEARER_TOKEN", "token": "t\xff"}'
+    headers = [(b"content-type", b"application/json")]
+    handed_on, created = _create_on_the_fast_path_alone(settings, make_key, body, headers)
+    assert handed_on == [body]  # json.loads raised; the router gets the body as it came
+    assert created == 0
 
 
 # -- bytes that are not UTF-8 are not JSON ------------------------------------------------------
