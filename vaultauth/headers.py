@@ -45,8 +45,8 @@ def is_forbidden_header(name: str) -> bool:
 
 def normalise_host_pattern(pattern: str) -> str:
     """`pattern` in lower case; ValueError unless it is a host name or `*.` + a host name."""
-    value = pattern.strip().lower().rstrip(".")
-    if len(value) > 253 or not _HOST_PATTERN.fullmatch(value):
+    value = pattern.lower().removesuffix(".")
+    if len(pattern) > 253 or not pattern.isascii() or not _HOST_PATTERN.fullmatch(value):
         raise ValueError("must be a host name, or *. followed by one (no scheme, port or path)")
     return value
 

@@ -14,8 +14,10 @@ from vaultauth import __version__
 from vaultauth.api.docs import install_docs
 from vaultauth.api.errors import install_error_handlers
 from vaultauth.api.fastpath import FastPath
-from vaultauth.api.limits import BodySizeLimit
+from vaultauth.api.limits import RequestBodyRules
+from vaultauth.api.methods import HeadAsGet
 from vaultauth.api.observe import RequestObserver
+from vaultauth.api.openapi_schemas import install as install_openapi
 from vaultauth.api.ops import metrics_router
 from vaultauth.api.ops import router as ops_router
 from vaultauth.api.paths import EncodedSlashes
@@ -78,8 +80,10 @@ def create_app(
         routes=router.routes,
         retry_after_seconds=settings.retry_after_seconds,
     )
+    app.add_middleware(HeadAsGet)  # outside the fast path, which then serves HEAD as GET too
     app.add_middleware(EncodedSlashes)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestBodyRules, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObserver, metrics=metrics)  # added last: outermost
     install_error_handlers(app, settings.retry_after_seconds)
+    install_openapi(app)
     return app

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vaultauth.api.methods import allowed_methods
 from vaultauth.errors import (
     Conflict,
     CorruptSecret,
@@ -102,7 +103,11 @@ def install_error_handlers(app: FastAPI, retry_after_seconds: int) -> None:
         return error_response(422, error_code_for(kind, field), message, field or None)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route matching the path.
+            headers["Allow"] = allowed_methods(request.app.routes, request.scope)
+        return error_response(exc.status_code, code, message, headers=headers)

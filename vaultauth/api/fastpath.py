@@ -12,8 +12,9 @@ verified in memory, this layer serves it itself:
 
 Whatever it is not sure of goes on to the router untouched, which answers with its full rules:
 an unknown or uncached key, a record not in memory, a query string, an encoded character, a
-body that does not parse (the router gives the usual 400/422). Errors the service raises are
-answered through the same error table the router uses. Tests check that both paths give the
+body that does not parse (the router gives the usual 400/422), a body with a Content-Encoding
+(never decoded nor parsed here; `RequestBodyRules` refuses it first). Errors the service raises
+are answered through the same error table the router uses. Tests check that both paths give the
 same answers.
 """
 
@@ -32,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaultauth.api.audit import entry_of
 from vaultauth.api.errors import domain_error_response
+from vaultauth.api.limits import decodable
 from vaultauth.api.schemas import AuthCreateBody, record_response, resolve_body
 from vaultauth.errors import VaultauthError
 from vaultauth.keys import Principal, split_key, verify
@@ -161,9 +163,13 @@ class FastPath:
         if _header(scope, b"idempotency-key") is not None:
             await self.app(scope, receive, send)  # the router keeps idempotent creates
             return
+        encoding = _header(scope, b"content-encoding")
+        if encoding is not None and not decodable(encoding):
+            await self.app(scope, receive, send)  # not ours to read: 415 in front of us
+            return
         body = await _read_body(receive)
         if body is None:
-            return  # the client went away
+            return  # the client went away (RequestObserver records a 499)
         try:
             if _header(scope, b"content-type") not in _JSON_TYPES:
                 raise ValueError("not JSON")

@@ -1,7 +1,8 @@
 """ASGI middleware giving every request an id, an access-log line and its metrics.
 
 It is the outermost layer, so it also sees 413s and 500s. An exception that escapes the app is
-answered here with the usual 500 body (and the request id), and logged by type only.
+answered here with the usual 500 body (and the request id), and logged by type only. A request
+whose client hung up before it was answered (mid-body, say) is recorded as 499, not as a 500.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ access_log = logging.getLogger("vaultauth.access")
 log = logging.getLogger("vaultauth.api")
 
 UNMATCHED_ROUTE = "<unmatched>"
+# nginx's status for a request whose client closed the connection before it was answered: never
+# one of ours on the wire, it keeps a hang-up out of the server errors in logs and metrics.
+CLIENT_CLOSED_REQUEST = 499
 OTHER_METHOD = "OTHER"
 # A client may send any token as its method: each new one would be a new metric series.
 _KNOWN_METHODS = frozenset(
@@ -62,6 +66,14 @@ class RequestObserver:
         status = 500
         response_started = False
         audit = start_entry(scope)
+        client_gone = False
+
+        async def receive_watched() -> Message:
+            nonlocal client_gone
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                client_gone = True
+            return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -74,8 +86,13 @@ class RequestObserver:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive_watched, send_with_id)
         except Exception as exc:
+            if client_gone and not response_started:
+                # What failed was reading from, or answering, a connection that is closed.
+                status = CLIENT_CLOSED_REQUEST
+                log.info("client closed the connection (%s)", type(exc).__name__)
+                return
             log.error(
                 "unexpected error of type %s",
                 type(exc).__name__,
@@ -85,6 +102,9 @@ class RequestObserver:
                 raise
             response = error_response(500, "internal_error", "an unexpected error occurred")
             await response(scope, receive, send_with_id)
+        else:
+            if client_gone and not response_started:
+                status = CLIENT_CLOSED_REQUEST  # no answer was due: the client hung up first
         finally:
             seconds = time.perf_counter() - started
             route = route_template(scope)

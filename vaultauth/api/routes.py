@@ -14,12 +14,12 @@ from fastapi.responses import JSONResponse
 
 from vaultauth.api.audit import entry_of
 from vaultauth.api.deps import CredentialReader, Reader, Service, Writer
+from vaultauth.api.openapi_schemas import CURSOR_DESCRIPTION, responses_of
 from vaultauth.api.schemas import (
     AuthCreateBody,
     AuthList,
     AuthOut,
     AuthUpdateBody,
-    ErrorOut,
     ResolveOut,
     RollbackBody,
     VersionList,
@@ -30,15 +30,12 @@ from vaultauth.api.schemas import (
 )
 from vaultauth.idempotency import canonical_json
 from vaultauth.ids import ID_PATTERN
+from vaultauth.models import RFC3339_PATTERN
 from vaultauth.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorOut}
-    for status in (400, 401, 403, 404, 409, 412, 413, 422, 429, 502, 503)
-}
 _ETAG = {"ETag": {"description": "the record's revision; send it back in If-Match"}}
 
-router = APIRouter(prefix="/v1", responses=_ERRORS)
+router = APIRouter(prefix="/v1")
 
 IntegrationId = Annotated[
     str,
@@ -57,7 +54,7 @@ AuthId = Annotated[
     "/integrations/{integrationId}/auth",
     tags=["auth"],
     response_model=AuthOut,
-    responses={200: {"headers": _ETAG}},
+    responses=responses_of("create", {200: {"headers": _ETAG}}),
 )
 async def create_auth(
     integrationId: IntegrationId,
@@ -70,6 +67,7 @@ async def create_auth(
         Header(
             alias="Idempotency-Key",
             max_length=255,
+            json_schema_extra={"pattern": "^[ -~]{1,255}$"},
             description="1-255 printable ASCII characters: a repeat within 24 hours with an "
             "equivalent body gets the same record and writes nothing (another body: 422).",
         ),
@@ -91,13 +89,18 @@ async def create_auth(
     return record_response(created)
 
 
-@router.get("/integrations/{integrationId}/auth", tags=["auth"], response_model=AuthList)
+@router.get(
+    "/integrations/{integrationId}/auth",
+    tags=["auth"],
+    response_model=AuthList,
+    responses=responses_of("list"),
+)
 async def list_auth(
     integrationId: IntegrationId,
     principal: Reader,
     service: Service,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[str | None, Query(max_length=512, description=CURSOR_DESCRIPTION)] = None,
 ) -> Response:
     page = await service.list(principal.tenant, integrationId, limit=limit, cursor=cursor)
     return JSONResponse(
@@ -109,7 +112,9 @@ async def list_auth(
     "/integrations/{integrationId}/auth/{authId}",
     tags=["auth"],
     response_model=AuthOut,
-    responses={200: {"headers": _ETAG}, 304: {"description": "If-None-Match matched"}},
+    responses=responses_of(
+        "get", {200: {"headers": _ETAG}, 304: {"description": "If-None-Match matched"}}
+    ),
 )
 async def get_auth(
     integrationId: IntegrationId,
@@ -126,7 +131,7 @@ async def get_auth(
     "/integrations/{integrationId}/auth/{authId}",
     tags=["auth"],
     response_model=AuthOut,
-    responses={200: {"headers": _ETAG}},
+    responses=responses_of("update", {200: {"headers": _ETAG}}),
 )
 async def update_auth(
     integrationId: IntegrationId,
@@ -142,7 +147,12 @@ async def update_auth(
     return record_response(updated)
 
 
-@router.delete("/integrations/{integrationId}/auth/{authId}", status_code=204, tags=["auth"])
+@router.delete(
+    "/integrations/{integrationId}/auth/{authId}",
+    status_code=204,
+    tags=["auth"],
+    responses=responses_of("delete"),
+)
 async def delete_auth(
     integrationId: IntegrationId,
     authId: AuthId,
@@ -158,6 +168,7 @@ async def delete_auth(
     "/integrations/{integrationId}/auth/{authId}/versions",
     tags=["auth"],
     response_model=VersionList,
+    responses=responses_of("versions"),
 )
 async def list_versions(
     integrationId: IntegrationId, authId: AuthId, principal: Reader, service: Service
@@ -171,7 +182,7 @@ async def list_versions(
     "/integrations/{integrationId}/auth/{authId}/rollback",
     tags=["auth"],
     response_model=AuthOut,
-    responses={200: {"headers": _ETAG}},
+    responses=responses_of("rollback", {200: {"headers": _ETAG}}),
 )
 async def rollback_auth(
     integrationId: IntegrationId,
@@ -189,18 +200,19 @@ async def rollback_auth(
     return record_response(restored)
 
 
-@router.get("/auth/due", tags=["auth"], response_model=AuthList)
+@router.get("/auth/due", tags=["auth"], response_model=AuthList, responses=responses_of("due"))
 async def due_auth(
     principal: Reader,
     service: Service,
     before: Annotated[
-        str | None,
+        str,
         Query(
             max_length=64,
             description="RFC 3339 date-time with a time zone: records whose expiresAt or "
             "rotateAfter is before it, the earliest first",
+            json_schema_extra={"format": "date-time", "pattern": RFC3339_PATTERN},
         ),
-    ] = None,
+    ],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
@@ -214,6 +226,7 @@ async def due_auth(
     "/integrations/{integrationId}/auth/{authId}/resolve",
     tags=["credentials"],
     response_model=ResolveOut,
+    responses=responses_of("resolve"),
 )
 async def resolve_auth(
     integrationId: IntegrationId, authId: AuthId, principal: CredentialReader, service: Service

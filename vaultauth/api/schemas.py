@@ -2,28 +2,24 @@
 
 Input is liberal (any authType casing; headers as a list, an object or a nested list); output
 is always canonical. Credential fields stay raw here and are validated by the domain once the
-auth type is known, so fields of another type are ignored rather than rejected.
+auth type is known, so fields of another type are ignored rather than rejected. The OpenAPI
+document describes the two bodies as `openapi_schemas` does (a union by authType for create);
+the answer models here describe exactly what `record_body` and `resolve_body` build.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
-from vaultauth.headers import MAX_ALLOWED_HOSTS
-from vaultauth.models import (
-    MAX_API_KEY_VALUE,
-    MAX_LABEL,
-    MAX_PASSWORD,
-    MAX_TOKEN,
-    MAX_USERNAME,
-    AuthRecord,
-    AuthType,
-    Header,
-)
+from vaultauth.api.openapi_schemas import create_body_schema, update_body_schema
+from vaultauth.ids import ID_PATTERN
+from vaultauth.models import ApiKeyPosition, AuthRecord, AuthType, Header
 from vaultauth.resolve import ResolvedCredential
 from vaultauth.service import KEEP, AuthCreate, AuthUpdate, VersionEntry
 
@@ -44,54 +40,6 @@ def _headers(value: object) -> object:
     return value
 
 
-def _secret_schema(max_length: int) -> WithJsonSchema:
-    return WithJsonSchema({"type": "string", "maxLength": max_length, "writeOnly": True})
-
-
-_API_KEY_SCHEMA = WithJsonSchema(
-    {
-        "type": "object",
-        "writeOnly": True,
-        "required": ["key"],
-        "properties": {
-            "key": {"type": "string", "description": "header or query parameter name"},
-            "value": {"type": "string", "maxLength": MAX_API_KEY_VALUE},
-            "position": {"type": "string", "enum": ["header", "query"], "default": "header"},
-        },
-    }
-)
-
-_ALLOWED_HOSTS_SCHEMA = WithJsonSchema(
-    {
-        "type": ["array", "null"],
-        "items": {"type": "string", "maxLength": 253},
-        "minItems": 1,
-        "maxItems": MAX_ALLOWED_HOSTS,
-        "description": "hosts the credential may be sent to: names, or *.example.com for its "
-        "subdomains at any depth; null or absent: any host",
-    }
-)
-
-_LABEL_SCHEMA = WithJsonSchema(
-    {
-        "type": ["string", "null"],
-        "minLength": 1,
-        "maxLength": MAX_LABEL,
-        "description": "for people, e.g. 'Stripe live key, finance team'; null clears it",
-    }
-)
-
-
-def _moment_schema(meaning: str) -> WithJsonSchema:
-    return WithJsonSchema(
-        {
-            "type": ["string", "null"],
-            "format": "date-time",
-            "description": f"{meaning}: RFC 3339 with a time zone; null clears it",
-        }
-    )
-
-
 AuthTypeIn = Annotated[AuthType, BeforeValidator(_auth_type)]
 HeadersIn = Annotated[list[Header], BeforeValidator(_headers)]
 
@@ -99,10 +47,10 @@ HeadersIn = Annotated[list[Header], BeforeValidator(_headers)]
 class _CredentialFields(BaseModel):
     model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
-    token: Annotated[Any, _secret_schema(MAX_TOKEN), Field(repr=False)] = None
-    username: Annotated[Any, WithJsonSchema({"type": "string", "maxLength": MAX_USERNAME})] = None
-    password: Annotated[Any, _secret_schema(MAX_PASSWORD), Field(repr=False)] = None
-    apiKey: Annotated[Any, _API_KEY_SCHEMA, Field(repr=False)] = None
+    token: Annotated[Any, Field(repr=False)] = None
+    username: Any = None
+    password: Annotated[Any, Field(repr=False)] = None
+    apiKey: Annotated[Any, Field(repr=False)] = None
 
     def credential_fields(self) -> dict[str, Any]:
         return {
@@ -114,24 +62,18 @@ class _CredentialFields(BaseModel):
 
 
 class AuthCreateBody(_CredentialFields):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "authType": "BEARER_TOKEN",
-                    "token": "<the bearer token>",
-                    "headers": [{"key": "Accept", "value": "application/json"}],
-                }
-            ]
-        }
-    )
-
     authType: AuthTypeIn
     headers: HeadersIn = Field(default_factory=list)
-    allowedHosts: Annotated[Any, _ALLOWED_HOSTS_SCHEMA] = None
-    label: Annotated[Any, _LABEL_SCHEMA] = None
-    expiresAt: Annotated[Any, _moment_schema("when the credential stops working")] = None
-    rotateAfter: Annotated[Any, _moment_schema("when its owner means to rotate it")] = None
+    allowedHosts: Any = None
+    label: Any = None
+    expiresAt: Any = None
+    rotateAfter: Any = None
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return create_body_schema(handler)
 
     def to_domain(self) -> AuthCreate:
         return AuthCreate(
@@ -148,10 +90,16 @@ class AuthCreateBody(_CredentialFields):
 class AuthUpdateBody(_CredentialFields):
     authType: AuthTypeIn | None = None
     headers: HeadersIn | None = None
-    allowedHosts: Annotated[Any, _ALLOWED_HOSTS_SCHEMA] = None
-    label: Annotated[Any, _LABEL_SCHEMA] = None
-    expiresAt: Annotated[Any, _moment_schema("when the credential stops working")] = None
-    rotateAfter: Annotated[Any, _moment_schema("when its owner means to rotate it")] = None
+    allowedHosts: Any = None
+    label: Any = None
+    expiresAt: Any = None
+    rotateAfter: Any = None
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return update_body_schema(handler)
 
     def to_domain(self) -> AuthUpdate:
         given = self.model_fields_set
@@ -171,34 +119,55 @@ class AuthUpdateBody(_CredentialFields):
         )
 
 
+class _Answer(BaseModel):
+    """Answers are described strictly: every field is always there, and nothing else is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class HeaderOut(_Answer):
+    """A static header with its value."""
+
+    key: str
+    value: str
+
+
+class SecretHeaderOut(_Answer):
+    """A secret static header: its name only (the value is in Vault; resolve sends it)."""
+
+    key: str
+    secret: Literal[True]
+
+
+class ApiKeyOut(_Answer):
+    key: str
+    position: ApiKeyPosition
+
+
+# RFC 3339 in UTC with whole seconds, as `_rfc3339` writes it.
+_UTC_DATE_TIME = Field(
+    json_schema_extra={"format": "date-time"},
+    pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
+)
+
+
 class RollbackBody(BaseModel):
     model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
     version: int = Field(ge=1, description="the version whose content becomes current again")
 
 
-class VersionOut(BaseModel):
-    version: int
-    createdAt: str
-    current: bool
-    available: bool
+class VersionOut(_Answer):
+    version: Annotated[int, Field(ge=1)]
+    createdAt: Annotated[str, _UTC_DATE_TIME]
+    current: Annotated[bool, Field(description="the version the record names now")]
+    available: Annotated[
+        bool, Field(description="false once Vault no longer keeps it (rollback refuses it)")
+    ]
 
 
-class VersionList(BaseModel):
+class VersionList(_Answer):
     data: list[VersionOut]
-
-
-class HeaderOut(BaseModel):
-    """A static header; a secret one shows its name only (`secret: true`, no `value`)."""
-
-    key: str
-    value: str | None = None
-    secret: bool | None = None
-
-
-class ApiKeyOut(BaseModel):
-    key: str
-    position: str
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -206,21 +175,24 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
-class AuthOut(BaseModel):
+class AuthOut(_Answer):
     """The record: metadata only, never a secret value."""
 
-    authId: str
-    integrationId: str
+    authId: Annotated[str, Field(pattern=r"^auth_[0-9A-Za-z]{12}$")]
+    integrationId: Annotated[str, Field(pattern=ID_PATTERN)]
     authType: AuthType
-    headers: list[HeaderOut]
-    apiKey: ApiKeyOut | None = None
-    allowedHosts: list[str] | None = None
-    label: str | None = None
-    expiresAt: str | None = None
-    rotateAfter: str | None = None
-    version: int
-    createdAt: str
-    updatedAt: str
+    headers: list[HeaderOut | SecretHeaderOut]
+    apiKey: Annotated[ApiKeyOut | None, Field(description="null unless authType is API_KEY")]
+    allowedHosts: Annotated[
+        list[str] | None,
+        Field(description="the hosts the credential may be sent to; null: any host"),
+    ]
+    label: str | None
+    expiresAt: Annotated[str | None, _UTC_DATE_TIME]
+    rotateAfter: Annotated[str | None, _UTC_DATE_TIME]
+    version: Annotated[int, Field(ge=1, description="the KV v2 version the record names")]
+    createdAt: Annotated[str, _UTC_DATE_TIME]
+    updatedAt: Annotated[str, _UTC_DATE_TIME]
 
     @classmethod
     def of(cls, record: AuthRecord) -> AuthOut:
@@ -297,30 +269,22 @@ def resolve_body(record: AuthRecord, credential: ResolvedCredential) -> dict[str
     }
 
 
-class AuthList(BaseModel):
+class AuthList(_Answer):
     data: list[AuthOut]
-    nextCursor: str | None
+    nextCursor: Annotated[
+        str | None, Field(description="the `cursor` of the next page; null on the last")
+    ]
 
 
-class ResolveOut(BaseModel):
+class ResolveOut(_Answer):
     """What to put on the outbound request. The one response that carries secret values."""
 
-    authId: str
-    integrationId: str
+    authId: Annotated[str, Field(pattern=r"^auth_[0-9A-Za-z]{12}$")]
+    integrationId: Annotated[str, Field(pattern=ID_PATTERN)]
     authType: AuthType
-    version: int
+    version: Annotated[int, Field(ge=1)]
     headers: dict[str, str]
     query: dict[str, str]
     allowedHosts: list[str] | None = Field(
         description="the hosts the credential may be sent to; null: any host"
     )
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ErrorOut(BaseModel):
-    error: ErrorDetail
