@@ -118,6 +118,9 @@ def settings(vault: DevBao, index_url: str, tmp_path: Path) -> Settings:
         vault_timeout=2.0,
         retry_after_seconds=3,
         cache_staleness_bound=CACHE_STALENESS_BOUND,
+        # Token requests go to the suite's own endpoints on loopback, never anywhere else.
+        oauth_insecure_hosts="127.0.0.1",
+        oauth_allowed_hosts="127.0.0.1",
     )
 
 

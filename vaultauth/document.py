@@ -20,6 +20,8 @@ from vaultauth.models import (
     Credential,
     Header,
     NoAuthCredential,
+    OAuth2Credential,
+    grant_of,
     parse_allowed_hosts,
 )
 
@@ -58,6 +60,8 @@ class SecretDocument:
                 "value": credential.value.get_secret_value(),
                 "position": credential.position.value,
             }
+        elif isinstance(credential, OAuth2Credential):
+            document["oauth2"] = _oauth2_to_vault(credential)
         return document
 
     @classmethod
@@ -82,6 +86,13 @@ class SecretDocument:
                     credential = BearerCredential.model_validate(data)
                 case AuthType.API_KEY:
                     credential = ApiKeyCredential.model_validate(data.get("apiKey"))
+                case AuthType.OAUTH2_CLIENT_CREDENTIALS | AuthType.OAUTH2_REFRESH_TOKEN:
+                    stored = data.get("oauth2")
+                    if not isinstance(stored, dict):
+                        raise CorruptSecret("the secret document in Vault is malformed")
+                    credential = OAuth2Credential.model_validate(
+                        {**stored, "grant": grant_of(auth_type)}
+                    )
         except (ValidationError, InvalidInput):
             raise CorruptSecret("the secret document in Vault is malformed") from None
         return cls(
@@ -90,6 +101,22 @@ class SecretDocument:
             headers=headers,
             allowed_hosts=allowed_hosts,
         )
+
+
+def _oauth2_to_vault(credential: OAuth2Credential) -> dict[str, Any]:
+    stored: dict[str, Any] = {
+        "tokenUrl": credential.token_url,
+        "clientId": credential.client_id,
+        "scopes": list(credential.scopes),
+        "clientAuth": credential.client_auth.value,
+    }
+    if credential.client_secret is not None:
+        stored["clientSecret"] = credential.client_secret.get_secret_value()
+    if credential.refresh_token is not None:
+        stored["refreshToken"] = credential.refresh_token.get_secret_value()
+    if credential.audience is not None:
+        stored["audience"] = credential.audience
+    return stored
 
 
 def _header_to_vault(header: Header) -> dict[str, Any]:

@@ -97,6 +97,13 @@ class Metrics:
             ["event"],
             registry=self.registry,
         )
+        self.oauth_token_requests = Counter(
+            "vaultauth_oauth_token_requests",
+            "Requests to OAuth 2.0 token endpoints, by grant and outcome (success, rejected: "
+            "invalid_grant on a refresh, refused: another 4xx, failed, timeout).",
+            ["grant", "outcome"],
+            registry=self.registry,
+        )
         self._scraped: list[Collector] = []  # computed at each scrape (due records)
         # The request path observes through these, so it never looks a label set up itself.
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -126,6 +133,9 @@ class Metrics:
 
     def count_login_event(self, event: str) -> None:
         self.vault_logins.labels(event).inc()
+
+    def count_token_request(self, grant: str, outcome: str) -> None:
+        self.oauth_token_requests.labels(grant, outcome).inc()
 
     def track_due_records(self, count_past: Callable[[str, datetime, int], int]) -> None:
         """Gauges of the records past their expiry and past their rotation date, counted at
@@ -232,6 +242,9 @@ class InstrumentedSecretStore:
 
     async def read(self, path: str, version: int | None = None) -> dict[str, Any] | None:
         return await self._timed("read", self._inner.read(path, version))
+
+    async def read_latest(self, path: str) -> tuple[dict[str, Any], int] | None:
+        return await self._timed("read", self._inner.read_latest(path))
 
     async def destroy(self, path: str) -> None:
         await self._timed("destroy", self._inner.destroy(path))

@@ -7,12 +7,15 @@ Vault document reveals them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -49,6 +52,13 @@ class AuthType(StrEnum):
     BASIC_AUTH = "BASIC_AUTH"
     BEARER_TOKEN = "BEARER_TOKEN"
     API_KEY = "API_KEY"
+    OAUTH2_CLIENT_CREDENTIALS = "OAUTH2_CLIENT_CREDENTIALS"
+    OAUTH2_REFRESH_TOKEN = "OAUTH2_REFRESH_TOKEN"
+
+    @property
+    def is_oauth2(self) -> bool:
+        """Whether the facade obtains the credential (an access token) itself."""
+        return self in (AuthType.OAUTH2_CLIENT_CREDENTIALS, AuthType.OAUTH2_REFRESH_TOKEN)
 
     @classmethod
     def parse(cls, value: object) -> AuthType:
@@ -59,7 +69,7 @@ class AuthType(StrEnum):
             except ValueError:
                 pass
         raise InvalidInput(
-            "authType must be one of NO_AUTH, BASIC_AUTH, BEARER_TOKEN, API_KEY",
+            "authType must be one of " + ", ".join(t.value for t in cls),
             code="invalid_auth_type",
             field="authType",
         )
@@ -198,7 +208,178 @@ class ApiKeyCredential(_Strict):
     position: Annotated[ApiKeyPosition, BeforeValidator(_lower)] = ApiKeyPosition.HEADER
 
 
-Credential = NoAuthCredential | BasicCredential | BearerCredential | ApiKeyCredential
+MAX_TOKEN_URL = 2048
+MAX_CLIENT_ID = 256
+MAX_CLIENT_SECRET = 1024
+MAX_REFRESH_TOKEN = 4096
+MAX_SCOPES = 64
+MAX_SCOPE = 256
+MAX_AUDIENCE = 1024
+
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+SCOPE_PATTERN = r"^[!#-\[\]-~]+$"
+# RFC 6749 Appendix A: client ids, secrets and tokens are VSCHAR (%x20-7E) strings.
+VSCHAR_PATTERN = r"^[ -~]+$"
+_SCOPE_RE = re.compile(SCOPE_PATTERN)
+_VSCHAR_RE = re.compile(VSCHAR_PATTERN)
+
+
+class ClientAuth(StrEnum):
+    """How the facade authenticates to the token endpoint (RFC 6749 §2.3.1)."""
+
+    BASIC = "basic"  # HTTP Basic with the form-encoded client id and secret
+    BODY = "body"  # client_id and client_secret form fields
+
+
+class OAuth2Grant(StrEnum):
+    CLIENT_CREDENTIALS = "client_credentials"
+    REFRESH_TOKEN = "refresh_token"
+
+
+def _check_token_url(value: str) -> str:
+    """An absolute http(s) URL without user info or fragment (whether its host may be used is
+    the deployment's policy: `vaultauth.oauth.token_url`)."""
+    if not re.fullmatch(r"[!-~]+", value):
+        raise ValueError("must be a URL of visible ASCII characters (no spaces)")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ValueError("must be an absolute http or https URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http or https URL")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry a user name or password (use clientId/clientSecret)")
+    if parts.fragment or value.endswith("#"):
+        raise ValueError("must not have a fragment")
+    return value
+
+
+def _check_vschar(value: str) -> str:
+    if not _VSCHAR_RE.fullmatch(value):
+        raise ValueError("must be printable ASCII characters (RFC 6749 VSCHAR)")
+    return value
+
+
+def _check_secret_vschar(value: SecretStr) -> SecretStr:
+    _check_vschar(value.get_secret_value())
+    return value
+
+
+def _check_scope(value: str) -> str:
+    if not _SCOPE_RE.fullmatch(value):
+        raise ValueError('must be an RFC 6749 scope token (printable ASCII, no space, \\ or ")')
+    return value
+
+
+TokenUrl = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TOKEN_URL), AfterValidator(_check_token_url)
+]
+ClientId = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_CLIENT_ID), AfterValidator(_check_vschar)
+]
+ClientSecret = Annotated[
+    SecretStr,
+    Field(min_length=1, max_length=MAX_CLIENT_SECRET),
+    AfterValidator(_check_secret_vschar),
+]
+RefreshToken = Annotated[
+    SecretStr,
+    Field(min_length=1, max_length=MAX_REFRESH_TOKEN),
+    AfterValidator(_check_secret_vschar),
+]
+ScopeToken = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_SCOPE), AfterValidator(_check_scope)
+]
+Audience = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_AUDIENCE), AfterValidator(_check_vschar)
+]
+
+
+@dataclass(frozen=True)
+class OAuth2Settings:
+    """The non-secret part of an OAuth 2.0 credential: what the index keeps and records show."""
+
+    token_url: str
+    client_id: str
+    scopes: tuple[str, ...] = ()
+    audience: str | None = None
+    client_auth: ClientAuth = ClientAuth.BASIC
+
+
+class OAuth2Credential(_Strict):
+    """What the facade needs to obtain access tokens: `grant` follows from the authType.
+
+    Client credentials (RFC 6749 §4.4) need `clientSecret`; a refresh token grant (§6) needs
+    `refreshToken` (`clientSecret` optional: a public client sends only its id). Fields of the
+    other grant are ignored. Secrets are SecretStr; `repr()` never shows them."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", hide_input_in_errors=True, populate_by_name=True
+    )
+
+    grant: OAuth2Grant
+    token_url: TokenUrl = Field(alias="tokenUrl")
+    client_id: ClientId = Field(alias="clientId")
+    client_secret: ClientSecret | None = Field(default=None, alias="clientSecret")
+    refresh_token: RefreshToken | None = Field(default=None, alias="refreshToken")
+    scopes: Annotated[tuple[ScopeToken, ...], Field(max_length=MAX_SCOPES)] = ()
+    audience: Audience | None = None
+    client_auth: Annotated[ClientAuth, BeforeValidator(_lower)] = Field(
+        default=ClientAuth.BASIC, alias="clientAuth"
+    )
+
+    @model_validator(mode="after")
+    def _grant_fields(self) -> OAuth2Credential:
+        if self.grant is OAuth2Grant.CLIENT_CREDENTIALS:
+            if self.client_secret is None:
+                raise _missing("clientSecret")
+            if self.refresh_token is not None:
+                object.__setattr__(self, "refresh_token", None)  # not a field of this grant
+        else:
+            if self.refresh_token is None:
+                raise _missing("refreshToken")
+            if self.audience is not None:
+                object.__setattr__(self, "audience", None)
+        return self
+
+    def public(self) -> OAuth2Settings:
+        return OAuth2Settings(
+            token_url=self.token_url,
+            client_id=self.client_id,
+            scopes=self.scopes,
+            audience=self.audience,
+            client_auth=self.client_auth,
+        )
+
+    def token_config_hash(self) -> str:
+        """A digest of every field a token depends on (all but clientAuth): a token obtained
+        under another digest is not this configuration's. Kept in Vault and memory only."""
+        fields = [
+            self.grant.value,
+            self.token_url,
+            self.client_id,
+            self.client_secret.get_secret_value() if self.client_secret else None,
+            self.refresh_token.get_secret_value() if self.refresh_token else None,
+            list(self.scopes),
+            self.audience,
+        ]
+        return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
+
+
+class _MissingOAuth2Field(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is required for this grant")
+        self.name = name
+
+
+def _missing(name: str) -> _MissingOAuth2Field:
+    return _MissingOAuth2Field(name)
+
+
+Credential = (
+    NoAuthCredential | BasicCredential | BearerCredential | ApiKeyCredential | OAuth2Credential
+)
 
 
 class _ApiKeyPatch(_Strict):
@@ -244,7 +425,44 @@ def _credential_fields(auth_type: AuthType) -> tuple[str, ...]:
         AuthType.BASIC_AUTH: ("username", "password"),
         AuthType.BEARER_TOKEN: ("token",),
         AuthType.API_KEY: ("apiKey",),
+        AuthType.OAUTH2_CLIENT_CREDENTIALS: ("oauth2",),
+        AuthType.OAUTH2_REFRESH_TOKEN: ("oauth2",),
     }[auth_type]
+
+
+def grant_of(auth_type: AuthType) -> OAuth2Grant:
+    if auth_type is AuthType.OAUTH2_CLIENT_CREDENTIALS:
+        return OAuth2Grant.CLIENT_CREDENTIALS
+    return OAuth2Grant.REFRESH_TOKEN
+
+
+def _credential_prefix(auth_type: AuthType) -> str:
+    """Where the credential's fields sit in a body, for error locations."""
+    if auth_type is AuthType.API_KEY:
+        return "apiKey"
+    return "oauth2" if auth_type.is_oauth2 else ""
+
+
+def parse_oauth2(auth_type: AuthType, fields: object) -> OAuth2Credential:
+    """The `oauth2` object of a create body (or of a PATCH, once merged with the stored one)."""
+    if not isinstance(fields, Mapping):
+        raise InvalidInput("oauth2 must be an object", code="invalid_field", field="oauth2")
+    try:
+        return OAuth2Credential.model_validate({**fields, "grant": grant_of(auth_type)})
+    except ValidationError as exc:
+        raise _missing_oauth2_field_or(exc) from None
+
+
+def _missing_oauth2_field_or(exc: ValidationError) -> InvalidInput:
+    first = exc.errors(include_input=False, include_url=False)[0]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, _MissingOAuth2Field):
+        return InvalidInput(
+            f"oauth2.{cause.name} is required for this authType",
+            code="missing_credential",
+            field=f"oauth2.{cause.name}",
+        )
+    return invalid_input_from(exc, "oauth2")
 
 
 def _relevant(auth_type: AuthType, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -271,6 +489,14 @@ def parse_credential(auth_type: AuthType, fields: Mapping[str, Any]) -> Credenti
                         "apiKey is required for API_KEY", code="missing_field", field="apiKey"
                     )
                 return ApiKeyCredential.model_validate(relevant["apiKey"])
+            case AuthType.OAUTH2_CLIENT_CREDENTIALS | AuthType.OAUTH2_REFRESH_TOKEN:
+                if "oauth2" not in relevant:
+                    raise InvalidInput(
+                        f"oauth2 is required for {auth_type.value}",
+                        code="missing_credential",
+                        field="oauth2",
+                    )
+                return parse_oauth2(auth_type, relevant["oauth2"])
     except ValidationError as exc:
         raise _missing_credential_or(exc, auth_type) from None
 
@@ -299,13 +525,32 @@ def patch_credential(
                 value=patch.value if patch.value is not None else current.value,
                 position=patch.position if patch.position is not None else current.position,
             )
+        if isinstance(current, OAuth2Credential):
+            return _patched_oauth2(auth_type, current, relevant["oauth2"])
     except ValidationError as exc:
-        raise invalid_input_from(exc, "apiKey" if auth_type is AuthType.API_KEY else "") from None
+        raise invalid_input_from(exc, _credential_prefix(auth_type)) from None
     return current
 
 
+def _patched_oauth2(
+    auth_type: AuthType, current: OAuth2Credential, given: object
+) -> OAuth2Credential:
+    """The contract's rule: the object replaces the stored one, omitted (or null) secrets are
+    kept, omitted non-secret fields take their defaults."""
+    if not isinstance(given, Mapping):
+        raise InvalidInput("oauth2 must be an object", code="invalid_field", field="oauth2")
+    merged = {k: v for k, v in given.items() if v is not None}
+    for secret, stored in (
+        ("clientSecret", current.client_secret),
+        ("refreshToken", current.refresh_token),
+    ):
+        if secret not in merged and stored is not None:
+            merged[secret] = stored.get_secret_value()
+    return parse_oauth2(auth_type, merged)
+
+
 def _missing_credential_or(exc: ValidationError, auth_type: AuthType) -> InvalidInput:
-    error = invalid_input_from(exc, "apiKey" if auth_type is AuthType.API_KEY else "")
+    error = invalid_input_from(exc, _credential_prefix(auth_type))
     if error.code == "missing_field":
         error.code = "missing_credential"
         error.message = f"{error.field} is required for {auth_type.value}"
@@ -314,7 +559,7 @@ def _missing_credential_or(exc: ValidationError, auth_type: AuthType) -> Invalid
 
 def credential_header_name(credential: Credential) -> str | None:
     """The header the credential itself produces, if any."""
-    if isinstance(credential, BasicCredential | BearerCredential):
+    if isinstance(credential, BasicCredential | BearerCredential | OAuth2Credential):
         return "Authorization"
     if isinstance(credential, ApiKeyCredential) and credential.position is ApiKeyPosition.HEADER:
         return credential.key
@@ -481,6 +726,7 @@ class AuthRecord:
     expires_at: datetime | None = None
     rotate_after: datetime | None = None
     revision: int = 1  # counts every change of the record in the index: its ETag
+    oauth2: OAuth2Settings | None = None  # OAuth 2.0 types: the configuration, without secrets
 
     def with_changes(self, **changes: Any) -> AuthRecord:
         return replace(self, **changes)
@@ -504,7 +750,11 @@ class Page:
 
 
 def record_fields_from(credential: Credential) -> dict[str, Any]:
-    """The non-secret parts of a credential the index keeps (API key name and position)."""
+    """The non-secret parts of a credential the index keeps (API key name and position, the
+    OAuth 2.0 configuration)."""
+    fields: dict[str, Any] = {"api_key_name": None, "api_key_position": None, "oauth2": None}
     if isinstance(credential, ApiKeyCredential):
-        return {"api_key_name": credential.key, "api_key_position": credential.position}
-    return {"api_key_name": None, "api_key_position": None}
+        fields.update(api_key_name=credential.key, api_key_position=credential.position)
+    elif isinstance(credential, OAuth2Credential):
+        fields["oauth2"] = credential.public()
+    return fields

@@ -50,6 +50,9 @@ class SecretStore(Protocol):
     async def read(self, path: str, version: int | None = None) -> dict[str, Any] | None:
         """The data of `version` (default latest), or None if missing or deleted."""
 
+    async def read_latest(self, path: str) -> tuple[dict[str, Any], int] | None:
+        """The newest version's data and number (for a check-and-set on it), or None."""
+
     async def destroy(self, path: str) -> None:
         """Remove every version and the metadata; a missing path is not an error."""
 

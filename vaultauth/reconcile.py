@@ -12,6 +12,9 @@ write order in `service.py`, and what repair does:
 - index_behind_vault: a crash between an update's Vault write and its index update. Repair: roll
   the index forward from the newest Vault document (headers, API key name/position, version).
 - index_ahead_of_vault: Vault restored from an older backup. No repair: needs a person.
+- token_without_record: an OAuth 2.0 token document whose record and secret are gone (a crash
+  during a delete, or a token obtained while the record was being deleted). Repair: destroy it.
+  Repairs that remove a record or its secret destroy its token document too.
 - unexpected_path: a secret under the prefix that vaultauth never writes. No repair.
 
 It is safe while the service is serving: entries whose last change (index or Vault) is younger
@@ -31,6 +34,7 @@ from vaultauth.errors import CorruptSecret, InvalidInput
 from vaultauth.idempotency import SYSTEM_FOLDER
 from vaultauth.ids import secret_path, tenant_path, validate_path_segment
 from vaultauth.models import AuthRecord
+from vaultauth.oauth.state import TOKEN_DOCUMENT, token_path
 from vaultauth.ports import MetadataIndex, SecretStore, SecretVersionInfo
 from vaultauth.service import rolled_forward, utc_now
 
@@ -45,6 +49,7 @@ class Problem(StrEnum):
     DELETE_UNFINISHED = "delete_unfinished"
     INDEX_BEHIND_VAULT = "index_behind_vault"
     INDEX_AHEAD_OF_VAULT = "index_ahead_of_vault"
+    TOKEN_WITHOUT_RECORD = "token_without_record"
     UNEXPECTED_PATH = "unexpected_path"
 
 
@@ -146,11 +151,17 @@ class Reconciler:
         }
         folder = tenant_path(self._prefix, tenant) if tenant is not None else self._prefix
         stored: set[RecordKey] = set()
+        tokens: set[RecordKey] = set()
         system = f"{self._prefix}/{SYSTEM_FOLDER}/"
         async for path in self._secrets.list_paths(folder):
             if path.startswith(system):
                 continue  # vaultauth's own (the idempotency key), not a record's secret
             report.secrets_examined += 1
+            if path.endswith(f"/{TOKEN_DOCUMENT}"):
+                token_key = self._key_of(path.removesuffix(f"/{TOKEN_DOCUMENT}"))
+                if token_key is not None:
+                    tokens.add(token_key)
+                    continue
             key = self._key_of(path)
             if key is None:
                 report.findings.append(
@@ -177,6 +188,10 @@ class Reconciler:
                 report.findings.append(finding)
         for key in sorted(stored - records.keys()):
             finding = await self._check_orphan(key, repair, young)
+            if finding is not None:
+                report.findings.append(finding)
+        for key in sorted(tokens - records.keys() - stored):
+            finding = await self._check_orphan_token(key, repair, young)
             if finding is not None:
                 report.findings.append(finding)
         return report
@@ -230,12 +245,14 @@ class Reconciler:
             return Finding(problem, Outcome.FOUND, where, f"--repair would {plan}")
         path = self._path(key)
         if problem is Problem.DELETE_UNFINISHED:
+            await self._secrets.destroy(token_path(path))
             await self._secrets.destroy(path)
             await self._index.remove(*key)
             return Finding(problem, Outcome.REPAIRED, where, "finished the delete")
         if problem is Problem.RECORD_WITHOUT_SECRET:
             if await self._secrets.version_info(path) is not None:
                 return Finding(problem, Outcome.RESOLVED, where, "the secret is there now")
+            await self._secrets.destroy(token_path(path))
             await self._index.remove(*key)
             return Finding(problem, Outcome.REPAIRED, where, "removed the record")
         assert info is not None
@@ -295,8 +312,29 @@ class Reconciler:
             return Finding(problem, Outcome.FOUND, where, "--repair would destroy the secret")
         if await self._index.get(*key) is not None:
             return Finding(problem, Outcome.RESOLVED, where, "its record exists now")
+        await self._secrets.destroy(token_path(path))
         await self._secrets.destroy(path)
         return Finding(problem, Outcome.REPAIRED, where, "destroyed it (never acknowledged)")
+
+    async def _check_orphan_token(
+        self, key: RecordKey, repair: bool, young: Callable[..., bool]
+    ) -> Finding | None:
+        problem = Problem.TOKEN_WITHOUT_RECORD
+        where = "/".join(key)
+        path = token_path(self._path(key))
+        info = await self._secrets.version_info(path)
+        if info is None:
+            return None  # removed since it was listed
+        if young(info.updated_at):
+            return Finding(problem, Outcome.LEFT_ALONE, where, "would destroy the token document")
+        if not repair:
+            return Finding(
+                problem, Outcome.FOUND, where, "--repair would destroy the token document"
+            )
+        if await self._index.get_current(*key) is not None:
+            return Finding(problem, Outcome.RESOLVED, where, "its record exists now")
+        await self._secrets.destroy(path)
+        return Finding(problem, Outcome.REPAIRED, where, "destroyed the token document")
 
 
 def _key_of_record(record: AuthRecord) -> RecordKey:

@@ -66,9 +66,16 @@ class ResolveCache:
         self._on_lookup(True)
         return entry[1]
 
-    def put(self, path: str, version: int, credential: ResolvedCredential) -> None:
+    def put(
+        self, path: str, version: int, credential: ResolvedCredential, ttl: float | None = None
+    ) -> None:
+        """Keep `credential` for the cache's TTL, or `ttl` seconds if that is shorter (an
+        OAuth 2.0 access token is kept no longer than it is fresh)."""
+        keep = self._ttl if ttl is None else min(self._ttl, ttl)
+        if keep <= 0:
+            return
         with self._lock:
-            self._entries[(path, version)] = (self._clock() + self._ttl, credential)
+            self._entries[(path, version)] = (self._clock() + keep, credential)
             self._entries.move_to_end((path, version))
             self._versions.setdefault(path, set()).add(version)
             while len(self._entries) > self._max_entries:

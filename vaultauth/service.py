@@ -17,6 +17,10 @@ Write order (what a crash at each step leaves; `vaultauth reconcile` clears it u
 - rollback to version N: an update whose new document is version N's content (credential and
   static headers) with the record's current allowedHosts: the same three steps, the same
   crash story.
+- OAuth 2.0 records also have a token document beside their secret (`vaultauth.oauth`): an
+  update or rollback that changes what the token depends on destroys it after step 2 (best
+  effort: a token document of another configuration is ignored and replaced anyway), and a
+  delete destroys it before the secret (reconcile removes one left behind by a crash).
 - label, expiresAt and rotateAfter live in the index only: changing only them is one guarded
   index update (by revision, so two such PATCHes cannot lose each other's change), no Vault
   version.
@@ -36,6 +40,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from vaultauth.document import SecretDocument
@@ -53,7 +58,9 @@ from vaultauth.ids import new_auth_id, secret_path, validate_path_segment
 from vaultauth.models import (
     AuthRecord,
     AuthType,
+    Credential,
     Header,
+    OAuth2Credential,
     Page,
     check_headers,
     parse_allowed_hosts,
@@ -64,6 +71,9 @@ from vaultauth.models import (
     public_headers,
     record_fields_from,
 )
+from vaultauth.oauth.broker import RecordChanged, TokenBroker
+from vaultauth.oauth.state import token_path, usable_for
+from vaultauth.oauth.token_url import TokenUrlPolicy
 from vaultauth.ports import MetadataIndex, SecretStore, SecretVersionInfo, VersionState
 from vaultauth.resolve import ResolvedCredential, resolve
 from vaultauth.resolve_cache import ResolveCache
@@ -212,7 +222,11 @@ class CredentialService:
         resolve_cache: ResolveCache | None = None,
         max_versions: int = DEFAULT_MAX_VERSIONS,
         fingerprinter: Fingerprinter | None = None,
+        tokens: TokenBroker | None = None,
+        token_urls: TokenUrlPolicy | None = None,
     ) -> None:
+        """`tokens` obtains OAuth 2.0 access tokens (without it, such records do not resolve);
+        `token_urls` is the deployment's rule for their token URLs (default: https only)."""
         self._secrets = secrets
         self._index = index
         self._prefix = prefix
@@ -221,6 +235,8 @@ class CredentialService:
         self._resolve_cache = resolve_cache
         self._max_versions = max_versions
         self._fingerprinter = fingerprinter or Fingerprinter(secrets, prefix)
+        self._tokens = tokens
+        self._token_urls = token_urls or TokenUrlPolicy()
 
     def _path(self, tenant: str, integration_id: str, auth_id: str) -> str:
         return secret_path(self._prefix, tenant, integration_id, auth_id)
@@ -237,6 +253,7 @@ class CredentialService:
         also completes the claim."""
         validate_path_segment(integration_id, "integrationId")
         credential = parse_credential(body.auth_type, body.credential_fields)
+        self._check_token_url(credential)
         check_headers(credential, body.headers)
         allowed_hosts = parse_allowed_hosts(body.allowed_hosts)
         label = parse_label(body.label)
@@ -396,17 +413,21 @@ class CredentialService:
             record.expires_at,
             record.rotate_after,
         )
-        document = await self._patched_document(record, body) if body.touches_vault else None
-        if document is None:
+        patched = await self._patched_document(record, body) if body.touches_vault else None
+        if patched is None:
             if not metadata_changed:
                 return record  # nothing changes
             return await self._store_metadata(record, metadata, if_match)
-        return await self._write_version(record, document, metadata, metadata_changed, if_match)
+        document, before = patched
+        return await self._write_version(
+            record, document, metadata, metadata_changed, if_match, before=before.credential
+        )
 
     async def _patched_document(
         self, record: AuthRecord, body: AuthUpdate
-    ) -> SecretDocument | None:
-        """The document the PATCH makes of the current one; None when it changes nothing."""
+    ) -> tuple[SecretDocument, SecretDocument] | None:
+        """The document the PATCH makes of the current one, and the current one; None when it
+        changes nothing."""
         path = self._path(record.tenant, record.integration_id, record.auth_id)
         current = await self._read_document(path, record.version)
         credential = patch_credential(
@@ -428,8 +449,10 @@ class CredentialService:
             current.allowed_hosts,
         ):
             return None
+        if credential != current.credential:
+            self._check_token_url(credential)
         check_headers(credential, headers)
-        return SecretDocument(record.auth_type, credential, headers, allowed_hosts)
+        return SecretDocument(record.auth_type, credential, headers, allowed_hosts), current
 
     async def _store_metadata(
         self, record: AuthRecord, metadata: AuthRecord, if_match: str | None
@@ -454,9 +477,11 @@ class CredentialService:
         metadata: AuthRecord,
         metadata_changed: bool,
         if_match: str | None,
+        *,
+        before: Credential,
     ) -> AuthRecord:
         """A new Vault version (check-and-set on the record's), then the index (write order in
-        the module docstring)."""
+        the module docstring). `before`: the credential it replaces."""
         path = self._path(record.tenant, record.integration_id, record.auth_id)
         try:
             version = await self._secrets.write(path, document.to_vault(), cas=record.version)
@@ -464,6 +489,8 @@ class CredentialService:
             await self._heal_index_behind_vault(record, path)
             raise
         self._evict(path)
+        if _token_config_changed(before, document.credential):
+            await self._discard_token(path)
         await self._keep_versions(path, version)
         updated = metadata.with_changes(
             headers=public_headers(document.headers),
@@ -550,7 +577,9 @@ class CredentialService:
         )
         if (document.credential, document.headers) == (current.credential, current.headers):
             return record  # the same content: nothing to write
-        return await self._write_version(record, document, record, False, if_match)
+        return await self._write_version(
+            record, document, record, False, if_match, before=current.credential
+        )
 
     async def due(
         self,
@@ -615,6 +644,10 @@ class CredentialService:
             raise NotFound("no such auth record")
         path = self._path(tenant, integration_id, auth_id)
         self._evict(path)
+        if marked.auth_type.is_oauth2:
+            if self._tokens is not None:
+                self._tokens.forget(path)
+            await self._secrets.destroy(token_path(path))
         await self._secrets.destroy(path)
         await self._index.remove(tenant, integration_id, auth_id)
 
@@ -624,15 +657,61 @@ class CredentialService:
         return Resolved(record=record, credential=await self.credential_of(record))
 
     async def credential_of(self, record: AuthRecord) -> ResolvedCredential:
-        """The credential of `record`'s version: from the resolve cache, else from Vault."""
+        """The credential of `record`'s version: from the resolve cache, else from Vault (and,
+        for the OAuth 2.0 types, with the access token the token broker holds or obtains)."""
         path = self._path(record.tenant, record.integration_id, record.auth_id)
         cache = self._resolve_cache
         credential = cache.get(path, record.version) if cache is not None else None
-        if credential is None:
-            credential = resolve(await self._read_document(path, record.version))
-            if cache is not None:
-                cache.put(path, record.version, credential)
+        if credential is not None:
+            return credential
+        if record.auth_type.is_oauth2:
+            return await self._oauth2_credential_of(record, path)
+        credential = resolve(await self._read_document(path, record.version))
+        if cache is not None:
+            cache.put(path, record.version, credential)
         return credential
+
+    async def _oauth2_credential_of(self, record: AuthRecord, path: str) -> ResolvedCredential:
+        if self._tokens is None:
+            raise Unavailable("this facade obtains no OAuth 2.0 tokens", code="oauth_disabled")
+        for _attempt in range(3):
+            document = await self._read_document(path, record.version)
+            credential = document.credential
+            if not isinstance(credential, OAuth2Credential):
+                raise CorruptSecret("the record's document holds another authType")
+            self._check_token_url(credential)  # the deployment's rule may have tightened
+            try:
+                token = await self._tokens.token(
+                    path, credential, is_current=partial(self._is_current, record)
+                )
+            except RecordChanged:
+                record = await self._current(record.tenant, record.integration_id, record.auth_id)
+                continue
+            resolved = resolve(document, token)
+            if self._resolve_cache is not None:
+                lifetime = (token.expires_at - utc_now()).total_seconds()
+                self._resolve_cache.put(path, record.version, resolved, ttl=usable_for(lifetime))
+            return resolved
+        raise Conflict("the record kept changing while its access token was obtained; retry")
+
+    async def _is_current(self, record: AuthRecord) -> bool:
+        current = await self._index.get_current(
+            record.tenant, record.integration_id, record.auth_id
+        )
+        return current is not None and current.version == record.version
+
+    def _check_token_url(self, credential: Credential) -> None:
+        if isinstance(credential, OAuth2Credential):
+            self._token_urls.check(credential.token_url)
+
+    async def _discard_token(self, path: str) -> None:
+        """Forget the access token of a configuration that is no longer the record's."""
+        if self._tokens is not None:
+            self._tokens.forget(path)
+        try:
+            await self._secrets.destroy(token_path(path))
+        except Unavailable:
+            pass  # harmless: a token document of another configuration is never used
 
     def _evict(self, path: str) -> None:
         if self._resolve_cache is not None:
@@ -650,6 +729,12 @@ class CredentialService:
             await self._secrets.destroy(path)
         except Unavailable:
             pass  # reconcile removes secrets that have no record
+
+
+def _token_config_changed(before: Credential, after: Credential) -> bool:
+    if not isinstance(before, OAuth2Credential) or not isinstance(after, OAuth2Credential):
+        return False
+    return before.token_config_hash() != after.token_config_hash()
 
 
 def _moved(if_match: str | None) -> VaultauthError:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vaultauth.headers import normalise_host_pattern
 from vaultauth.ids import validate_path_segment
 
 
@@ -121,6 +122,36 @@ class Settings(BaseSettings):
     resolve_cache_max_entries: int = Field(
         default=5_000, ge=1, description="Resolved credentials kept in memory, per process."
     )
+
+    oauth_insecure_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts whose OAuth 2.0 token URL may be plain http (for "
+        "development; e.g. 127.0.0.1); every other token URL must be https.",
+    )
+    oauth_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts (or *.example.com patterns) that OAuth 2.0 token "
+        "URLs may name; empty: any host. A record naming another is 422 token_url_not_allowed.",
+    )
+    oauth_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=10,
+        description="Seconds a token request may take in all (connect, send, answer).",
+    )
+    oauth_cacert: Path | None = Field(
+        default=None,
+        description="PEM bundle of the CAs that sign token endpoints' certificates; default: "
+        "the system's trust store.",
+    )
+
+    @field_validator("oauth_allowed_hosts")
+    @classmethod
+    def _allowed_hosts_are_hosts(cls, value: str) -> str:
+        for host in value.split(","):
+            if host.strip():
+                normalise_host_pattern(host.strip())  # ValueError: the setting is refused
+        return value
 
     def resolved_index_url(self) -> str:
         if self.index_url is not None and self.index_url.get_secret_value():

@@ -19,6 +19,9 @@ from vaultauth.keys import ApiKeyRecord
 from vaultauth.logs import REQUEST_ID
 from vaultauth.metrics import InstrumentedSecretStore, Metrics
 from vaultauth.models import AuthRecord
+from vaultauth.oauth.broker import TokenBroker
+from vaultauth.oauth.endpoint import TokenEndpoint
+from vaultauth.oauth.token_url import TokenUrlPolicy
 from vaultauth.ports import SecretStore
 from vaultauth.resolve_cache import ResolveCache
 from vaultauth.service import CredentialService
@@ -91,6 +94,23 @@ def build_secret_store(settings: Settings, login: VaultLogin | None = None) -> V
     return store
 
 
+def token_url_policy(settings: Settings) -> TokenUrlPolicy:
+    return TokenUrlPolicy.from_lists(settings.oauth_insecure_hosts, settings.oauth_allowed_hosts)
+
+
+def build_token_broker(
+    settings: Settings, store: SecretStore, metrics: Metrics | None = None
+) -> TokenBroker:
+    """Obtains OAuth 2.0 access tokens for the process (see vaultauth.oauth.broker)."""
+    endpoint = TokenEndpoint(timeout=settings.oauth_timeout, cacert=settings.oauth_cacert)
+    return TokenBroker(
+        store,
+        endpoint,
+        timeout=settings.oauth_timeout,
+        on_request=metrics.count_token_request if metrics else lambda _grant, _outcome: None,
+    )
+
+
 def build_caching_index(
     settings: Settings,
     async_index: AsyncSqlIndex,
@@ -140,6 +160,7 @@ class Runtime:
     secrets: VaultKV
     service: CredentialService
     throttle: FailedAuthThrottle
+    tokens: TokenBroker
     feed: ChangeFeed | None = None
     metrics: Metrics | None = None
     vault_login: VaultLogin | None = None
@@ -147,6 +168,7 @@ class Runtime:
     async def close(self) -> None:
         """Close the Vault client (on the loop), then the threads and pools (off it)."""
         await self.secrets.close()
+        await self.tokens.close()
         await to_thread.run_sync(self._close_blocking)
 
     def _close_blocking(self) -> None:
@@ -186,6 +208,7 @@ def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runt
         store = InstrumentedSecretStore(secrets, metrics)
         metrics.track_due_records(sql_index.count_past)
     hmac_key = settings.idempotency_hmac_key
+    tokens = build_token_broker(settings, store, metrics)
     service = CredentialService(
         store,
         index,
@@ -195,6 +218,8 @@ def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runt
         fingerprinter=Fingerprinter(
             store, prefix, hmac_key.get_secret_value().encode() if hmac_key else None
         ),
+        tokens=tokens,
+        token_urls=token_url_policy(settings),
     )
     return Runtime(
         settings=settings,
@@ -205,6 +230,7 @@ def build_runtime(settings: Settings, *, metrics: Metrics | None = None) -> Runt
         secrets=secrets,
         service=service,
         throttle=FailedAuthThrottle(settings.auth_failure_limit),
+        tokens=tokens,
         feed=feed,
         metrics=metrics,
         vault_login=vault_login,

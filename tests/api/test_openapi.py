@@ -69,7 +69,7 @@ ENDPOINTS = [
         "200",
         "ResolveOut",
         "resolve",
-        {401, 403, 404, 422, 429, 502, 503},
+        {401, 403, 404, 409, 422, 429, 502, 503},
     ),
 ]
 VARIANTS = {
@@ -77,6 +77,8 @@ VARIANTS = {
     "BASIC_AUTH": ("BasicAuthCreate", {"authType", "username", "password"}),
     "BEARER_TOKEN": ("BearerTokenCreate", {"authType", "token"}),
     "API_KEY": ("ApiKeyCreate", {"authType", "apiKey"}),
+    "OAUTH2_CLIENT_CREDENTIALS": ("OAuth2ClientCredentialsCreate", {"authType", "oauth2"}),
+    "OAUTH2_REFRESH_TOKEN": ("OAuth2RefreshTokenCreate", {"authType", "oauth2"}),
 }
 CAMEL = re.compile(r"[a-z][A-Za-z0-9]*")
 PLACEHOLDER = re.compile(r"<[^<>]*>")
@@ -298,6 +300,7 @@ def test_patch_fields_are_optional_and_nullable(spec: dict[str, Any]) -> None:
         "username",
         "password",
         "apiKey",
+        "oauth2",
         "headers",
         "allowedHosts",
         "label",
@@ -406,13 +409,22 @@ def test_the_server_accepts_the_patch_bodies_the_document_does(
 
 def test_answers_are_described_strictly(spec: dict[str, Any], api: TestClient) -> None:
     answers = ("AuthOut", "AuthList", "ResolveOut", "HeaderOut", "SecretHeaderOut", "ApiKeyOut")
-    for name in (*answers, "VersionList", "VersionOut", "ErrorOut"):
+    # The ones a type has alone: an error's `field`, resolve's `expiresAt` (OAuth 2.0 types).
+    optional = {"field", "expiresAt"}
+    for name in (*answers, "OAuth2Out", "VersionList", "VersionOut", "ErrorOut"):
         schema = _schema(spec, name)
         assert schema["additionalProperties"] is False, name
-        assert set(schema["required"]) >= set(schema["properties"]) - {"field"}, name
+        assert set(schema["required"]) >= set(schema["properties"]) - optional, name
     record = _schema(spec, "AuthOut")["properties"]
     assert record["authType"] == {"$ref": "#/components/schemas/AuthType"}
-    assert _schema(spec, "AuthType")["enum"] == ["NO_AUTH", "BASIC_AUTH", "BEARER_TOKEN", "API_KEY"]
+    assert _schema(spec, "AuthType")["enum"] == [
+        "NO_AUTH",
+        "BASIC_AUTH",
+        "BEARER_TOKEN",
+        "API_KEY",
+        "OAUTH2_CLIENT_CREDENTIALS",
+        "OAUTH2_REFRESH_TOKEN",
+    ]
     created = api.post(BASE, json={"authType": "api_key", "apiKey": API_KEY}).json()
     assert _component(spec, "AuthOut").is_valid(created)
     assert not _component(spec, "AuthOut").is_valid({**created, "token": "x"})

@@ -21,6 +21,7 @@ RECORD_FIELDS = {
     "authType",
     "headers",
     "apiKey",
+    "oauth2",
     "allowedHosts",
     "label",
     "expiresAt",

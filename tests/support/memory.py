@@ -47,6 +47,12 @@ class MemorySecretStore:
             return None
         return dict(versions[number - 1].data)
 
+    async def read_latest(self, path: str) -> tuple[dict[str, Any], int] | None:
+        versions = self.paths.get(path)
+        if not versions or versions[-1].deleted:
+            return None
+        return dict(versions[-1].data), len(versions)
+
     async def destroy(self, path: str) -> None:
         if self.paths.pop(path, None) is not None:
             self.destroyed.append(path)

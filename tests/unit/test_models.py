@@ -306,10 +306,15 @@ def test_patch_api_key_needs_its_key_name() -> None:
 
 def test_record_fields_hold_no_secret() -> None:
     fields = record_fields_from(_api_key())
-    assert fields == {"api_key_name": "X-Old", "api_key_position": ApiKeyPosition.QUERY}
+    assert fields == {
+        "api_key_name": "X-Old",
+        "api_key_position": ApiKeyPosition.QUERY,
+        "oauth2": None,
+    }
     assert record_fields_from(NoAuthCredential()) == {
         "api_key_name": None,
         "api_key_position": None,
+        "oauth2": None,
     }
 
 

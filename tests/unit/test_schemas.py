@@ -72,6 +72,7 @@ def test_credential_fields_stay_raw_until_the_type_is_known() -> None:
         "username": None,
         "password": ["x"],
         "apiKey": None,
+        "oauth2": None,
     }
 
 
@@ -108,6 +109,7 @@ def test_record_out_is_canonical_and_has_no_secret() -> None:
         "authType": "API_KEY",
         "headers": [{"key": "Accept", "value": "application/json"}],
         "apiKey": {"key": "X-Api-Key", "position": "query"},
+        "oauth2": None,
         "allowedHosts": None,
         "label": None,
         "expiresAt": None,

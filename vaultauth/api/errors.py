@@ -25,6 +25,7 @@ from vaultauth.errors import (
     NotPermitted,
     PreconditionFailed,
     RateLimited,
+    TokenEndpointFailed,
     Unavailable,
     VaultauthError,
 )
@@ -41,6 +42,7 @@ STATUS_OF: dict[type[VaultauthError], int] = {
     PreconditionFailed: 412,
     RateLimited: 429,
     CorruptSecret: 502,
+    TokenEndpointFailed: 502,
     Unavailable: 503,
 }
 
@@ -79,8 +81,9 @@ def domain_error_response(exc: VaultauthError, retry_after_seconds: int) -> JSON
     """The answer to a domain error, wherever it was raised (a route, or the fast path)."""
     status = status_of(exc)
     headers = {"Retry-After": str(retry_after_seconds)} if status == 503 else None
-    if isinstance(exc, RateLimited):
-        headers = {"Retry-After": str(math.ceil(exc.retry_after))}
+    retry_after = getattr(exc, "retry_after", None)  # RateLimited, TokenEndpointFailed, ...
+    if isinstance(retry_after, int | float):
+        headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
     if status == 503:
         log.warning("backend unavailable: %s", exc.code)
     return error_response(status, exc.code, exc.message, exc.field, headers)

@@ -56,14 +56,23 @@ from pydantic.json_schema import JsonSchemaValue
 from vaultauth.headers import FORBIDDEN_HEADER_NAMES, MAX_ALLOWED_HOSTS
 from vaultauth.models import (
     MAX_API_KEY_VALUE,
+    MAX_AUDIENCE,
+    MAX_CLIENT_ID,
+    MAX_CLIENT_SECRET,
     MAX_HEADER_NAME,
     MAX_HEADER_VALUE,
     MAX_HEADERS,
     MAX_LABEL,
     MAX_PASSWORD,
+    MAX_REFRESH_TOKEN,
+    MAX_SCOPE,
+    MAX_SCOPES,
     MAX_TOKEN,
+    MAX_TOKEN_URL,
     MAX_USERNAME,
     RFC3339_PATTERN,
+    SCOPE_PATTERN,
+    VSCHAR_PATTERN,
 )
 
 JsonSchema = dict[str, Any]
@@ -380,8 +389,164 @@ class ApiKeyCreate(_CreateFields):
     apiKey: ApiKeyIn
 
 
+# -- OAuth 2.0 ---------------------------------------------------------------------------------
+
+_TOKEN_URL: JsonSchema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_TOKEN_URL,
+    "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[!-~]+$",
+    "format": "uri",
+    "description": "The token endpoint: an https URL without user info or fragment; plain "
+    "http only for a host in VAULTAUTH_OAUTH_INSECURE_HOSTS, and only hosts in "
+    "VAULTAUTH_OAUTH_ALLOWED_HOSTS when that is set (else 422 `token_url_not_allowed`).",
+}
+_CLIENT_ID: JsonSchema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_CLIENT_ID,
+    "pattern": VSCHAR_PATTERN,
+    "description": "The client identifier (printable ASCII).",
+}
+_CLIENT_SECRET: JsonSchema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_CLIENT_SECRET,
+    "pattern": VSCHAR_PATTERN,
+    "writeOnly": True,
+    "description": "The client secret (printable ASCII)." + _SECRET,
+}
+_REFRESH_TOKEN: JsonSchema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_REFRESH_TOKEN,
+    "pattern": VSCHAR_PATTERN,
+    "writeOnly": True,
+    "description": "The refresh token (printable ASCII); a rotated one the endpoint returns "
+    "replaces it in Vault." + _SECRET,
+}
+_SCOPES: JsonSchema = {
+    "type": "array",
+    "maxItems": MAX_SCOPES,
+    "items": {"type": "string", "minLength": 1, "maxLength": MAX_SCOPE, "pattern": SCOPE_PATTERN},
+    "description": "Scope tokens, sent space-separated as `scope`; none by default.",
+}
+_AUDIENCE: JsonSchema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_AUDIENCE,
+    "pattern": VSCHAR_PATTERN,
+    "description": "Sent as `audience` when set (client credentials only; ignored otherwise).",
+}
+_CLIENT_AUTH: JsonSchema = {
+    "type": "string",
+    "enum": ["basic", "body"],
+    "description": "`basic` (the default): HTTP Basic with the form-encoded client id and "
+    "secret (RFC 6749 §2.3.1); `body`: `client_id`/`client_secret` form fields. A client "
+    "without a secret always sends `client_id` in the body.",
+}
+
+
+class OAuth2ClientCredentialsIn(BaseModel):
+    """Client credentials (RFC 6749 §4.4). Other fields are ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    tokenUrl: Annotated[str, WithJsonSchema(_TOKEN_URL)]
+    clientId: Annotated[str, WithJsonSchema(_CLIENT_ID)]
+    clientSecret: Annotated[str, WithJsonSchema(_CLIENT_SECRET)]
+    scopes: Annotated[list[str] | None, WithJsonSchema(_SCOPES)] = omitted()
+    audience: Annotated[str | None, WithJsonSchema(_AUDIENCE)] = omitted()
+    clientAuth: Annotated[str | None, WithJsonSchema(_CLIENT_AUTH)] = omitted()
+
+
+class OAuth2RefreshTokenIn(BaseModel):
+    """A refresh token grant (RFC 6749 §6). Other fields (`audience`) are ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    tokenUrl: Annotated[str, WithJsonSchema(_TOKEN_URL)]
+    clientId: Annotated[str, WithJsonSchema(_CLIENT_ID)]
+    refreshToken: Annotated[str, WithJsonSchema(_REFRESH_TOKEN)]
+    clientSecret: Annotated[str | None, WithJsonSchema(_CLIENT_SECRET)] = omitted()
+    scopes: Annotated[list[str] | None, WithJsonSchema(_SCOPES)] = omitted()
+    clientAuth: Annotated[str | None, WithJsonSchema(_CLIENT_AUTH)] = omitted()
+
+
+class OAuth2Patch(BaseModel):
+    """On PATCH the object replaces the stored one: secrets omitted (or `null`) are kept,
+    other fields omitted take their defaults. A change of anything but `clientAuth` discards
+    the access token held so far."""
+
+    model_config = ConfigDict(extra="allow")
+
+    tokenUrl: Annotated[str, WithJsonSchema(_TOKEN_URL)]
+    clientId: Annotated[str, WithJsonSchema(_CLIENT_ID)]
+    clientSecret: Annotated[str | None, WithJsonSchema(nullable(_CLIENT_SECRET))] = omitted()
+    refreshToken: Annotated[str | None, WithJsonSchema(nullable(_REFRESH_TOKEN))] = omitted()
+    scopes: Annotated[list[str] | None, WithJsonSchema(nullable(_SCOPES))] = omitted()
+    audience: Annotated[str | None, WithJsonSchema(nullable(_AUDIENCE))] = omitted()
+    clientAuth: Annotated[str | None, WithJsonSchema(nullable(_CLIENT_AUTH))] = omitted()
+
+
+class OAuth2ClientCredentialsCreate(_CreateFields):
+    """Managed OAuth 2.0, client credentials: resolve answers `Authorization: Bearer <access
+    token>`, a token the facade obtains and refreshes itself (one request per expiry across
+    every replica)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "authType": "OAUTH2_CLIENT_CREDENTIALS",
+                    "oauth2": {
+                        "tokenUrl": "https://auth.example.com/oauth/token",
+                        "clientId": "svc-billing",
+                        "clientSecret": "<the client secret>",
+                        "scopes": ["invoices.read"],
+                    },
+                }
+            ]
+        }
+    )
+
+    authType: Literal["OAUTH2_CLIENT_CREDENTIALS", "oauth2_client_credentials"]
+    oauth2: OAuth2ClientCredentialsIn
+    headers: Annotated[list[Any] | None, WithJsonSchema(headers_schema(_AUTHORIZATION))] = omitted()
+
+
+class OAuth2RefreshTokenCreate(_CreateFields):
+    """Managed OAuth 2.0, refresh token: the facade refreshes the access token with the stored
+    refresh token, and stores a rotated one before it uses the new access token."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "authType": "OAUTH2_REFRESH_TOKEN",
+                    "oauth2": {
+                        "tokenUrl": "https://auth.example.com/oauth/token",
+                        "clientId": "crm-sync",
+                        "clientSecret": "<the client secret>",
+                        "refreshToken": "<the refresh token>",
+                    },
+                }
+            ]
+        }
+    )
+
+    authType: Literal["OAUTH2_REFRESH_TOKEN", "oauth2_refresh_token"]
+    oauth2: OAuth2RefreshTokenIn
+    headers: Annotated[list[Any] | None, WithJsonSchema(headers_schema(_AUTHORIZATION))] = omitted()
+
+
 AuthCreate = Annotated[
-    NoAuthCreate | BasicAuthCreate | BearerTokenCreate | ApiKeyCreate,
+    NoAuthCreate
+    | BasicAuthCreate
+    | BearerTokenCreate
+    | ApiKeyCreate
+    | OAuth2ClientCredentialsCreate
+    | OAuth2RefreshTokenCreate,
     Field(discriminator="authType"),
 ]
 
@@ -399,6 +564,10 @@ _AUTH_TYPE_SPELLINGS: JsonSchema = {
         "basic_auth",
         "bearer_token",
         "api_key",
+        "OAUTH2_CLIENT_CREDENTIALS",
+        "OAUTH2_REFRESH_TOKEN",
+        "oauth2_client_credentials",
+        "oauth2_refresh_token",
     ],
 }
 _ONLY_FOR = "Validated only when the record's authType is {}; ignored on other records."
@@ -432,6 +601,9 @@ class AuthUpdate(BaseModel):
     apiKey: Annotated[ApiKeyPatch | None, Field(description=_ONLY_FOR.format("API_KEY"))] = (
         omitted()
     )
+    oauth2: Annotated[
+        OAuth2Patch | None, Field(description=_ONLY_FOR.format("one of the OAUTH2_ types"))
+    ] = omitted()
     headers: Annotated[
         list[Any] | None,
         WithJsonSchema(
@@ -523,6 +695,13 @@ ERROR_CODES: dict[str, str] = {
     "rate_limited": "too many failed authentications from this address",
     "version_not_found": "no such version of the record",
     "version_unavailable": "that version is no longer kept by Vault",
+    "token_url_not_allowed": "an OAuth 2.0 tokenUrl this deployment does not let the facade call",
+    "oauth_token_failed": "the token endpoint refused, failed, timed out or gave no token "
+    "(its answer is never passed on); Retry-After says when the next request may go",
+    "oauth_refresh_rejected": "the token endpoint refused the stored refresh token "
+    "(invalid_grant): store a new one with PATCH",
+    "oauth_token_pending": "another facade is obtaining the access token and has not finished",
+    "oauth_disabled": "this facade was built without a token broker",
     "invalid_cursor": "a cursor this service did not hand out",
     "malformed_secret_document": "the record's document in Vault is not one vaultauth wrote",
     "vault_unavailable": "Vault could not serve the request",
@@ -563,6 +742,7 @@ _VAULT = (
 )
 _HEADERS = ("header_conflict", "duplicate_header", "too_many_headers", "forbidden_header")
 _RECORD_FIELDS = (
+    "token_url_not_allowed",
     "invalid_allowed_hosts",
     "too_many_allowed_hosts",
     "invalid_label",
@@ -631,9 +811,10 @@ OPERATIONS: dict[str, dict[int, tuple[str, ...]]] = {
     "resolve": {
         **_KEY,
         404: ("not_found",),
-        422: ("invalid_id",),
-        502: ("malformed_secret_document",),
-        503: _VAULT,
+        409: ("conflict",),  # the record kept changing while its access token was obtained
+        422: ("invalid_id", "token_url_not_allowed"),
+        502: ("malformed_secret_document", "oauth_token_failed", "oauth_refresh_rejected"),
+        503: (*_VAULT, "oauth_token_pending", "oauth_disabled"),
     },
 }
 
@@ -692,6 +873,10 @@ def _error_response(status: int, codes: tuple[str, ...]) -> dict[str, Any]:
     }
     if status in (429, 503):
         response["headers"] = _RETRY_AFTER
+    if status == 502 and "oauth_token_failed" in codes:
+        response["headers"] = {
+            "Retry-After": {**_RETRY_AFTER["Retry-After"], "required": False},
+        }
     if status == 415:
         response["headers"] = _ACCEPT_ENCODING
     return response

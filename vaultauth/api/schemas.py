@@ -17,9 +17,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchem
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from vaultauth.api.openapi_schemas import create_body_schema, update_body_schema
+from vaultauth.api.openapi_schemas import create_body_schema, omitted, update_body_schema
 from vaultauth.ids import ID_PATTERN
-from vaultauth.models import ApiKeyPosition, AuthRecord, AuthType, Header
+from vaultauth.models import ApiKeyPosition, AuthRecord, AuthType, ClientAuth, Header
 from vaultauth.resolve import ResolvedCredential
 from vaultauth.service import KEEP, AuthCreate, AuthUpdate, VersionEntry
 
@@ -51,6 +51,7 @@ class _CredentialFields(BaseModel):
     username: Any = None
     password: Annotated[Any, Field(repr=False)] = None
     apiKey: Annotated[Any, Field(repr=False)] = None
+    oauth2: Annotated[Any, Field(repr=False)] = None
 
     def credential_fields(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class _CredentialFields(BaseModel):
             "username": self.username,
             "password": self.password,
             "apiKey": self.apiKey,
+            "oauth2": self.oauth2,
         }
 
 
@@ -144,6 +146,16 @@ class ApiKeyOut(_Answer):
     position: ApiKeyPosition
 
 
+class OAuth2Out(_Answer):
+    """An OAuth 2.0 configuration without its secrets (clientSecret, refreshToken)."""
+
+    tokenUrl: str
+    clientId: str
+    scopes: list[str]
+    audience: str | None
+    clientAuth: ClientAuth
+
+
 # RFC 3339 in UTC with whole seconds, as `_rfc3339` writes it.
 _UTC_DATE_TIME = Field(
     json_schema_extra={"format": "date-time"},
@@ -183,6 +195,9 @@ class AuthOut(_Answer):
     authType: AuthType
     headers: list[HeaderOut | SecretHeaderOut]
     apiKey: Annotated[ApiKeyOut | None, Field(description="null unless authType is API_KEY")]
+    oauth2: Annotated[
+        OAuth2Out | None, Field(description="null unless authType is one of the OAUTH2_ types")
+    ]
     allowedHosts: Annotated[
         list[str] | None,
         Field(description="the hosts the credential may be sent to; null: any host"),
@@ -210,6 +225,7 @@ def record_body(record: AuthRecord) -> dict[str, Any]:
         "authType": record.auth_type.value,
         "headers": [_header_body(h) for h in record.headers],
         "apiKey": api_key,
+        "oauth2": _oauth2_body(record),
         "allowedHosts": list(record.allowed_hosts) if record.allowed_hosts is not None else None,
         "label": record.label,
         "expiresAt": _rfc3339(record.expires_at) if record.expires_at is not None else None,
@@ -217,6 +233,19 @@ def record_body(record: AuthRecord) -> dict[str, Any]:
         "version": record.version,
         "createdAt": _rfc3339(record.created_at),
         "updatedAt": _rfc3339(record.updated_at),
+    }
+
+
+def _oauth2_body(record: AuthRecord) -> dict[str, Any] | None:
+    settings = record.oauth2
+    if settings is None:
+        return None
+    return {
+        "tokenUrl": settings.token_url,
+        "clientId": settings.client_id,
+        "scopes": list(settings.scopes),
+        "audience": settings.audience,
+        "clientAuth": settings.client_auth.value,
     }
 
 
@@ -256,7 +285,7 @@ def _header_body(header: Header) -> dict[str, Any]:
 
 def resolve_body(record: AuthRecord, credential: ResolvedCredential) -> dict[str, Any]:
     """The answer of resolve, as ResolveOut describes it (the one answer that holds secrets)."""
-    return {
+    body = {
         "authId": record.auth_id,
         "integrationId": record.integration_id,
         "authType": record.auth_type.value,
@@ -267,6 +296,9 @@ def resolve_body(record: AuthRecord, credential: ResolvedCredential) -> dict[str
             list(credential.allowed_hosts) if credential.allowed_hosts is not None else None
         ),
     }
+    if credential.expires_at is not None:
+        body["expiresAt"] = _rfc3339(credential.expires_at)
+    return body
 
 
 class AuthList(_Answer):
@@ -288,3 +320,11 @@ class ResolveOut(_Answer):
     allowedHosts: list[str] | None = Field(
         description="the hosts the credential may be sent to; null: any host"
     )
+    expiresAt: Annotated[
+        str,
+        _UTC_DATE_TIME,
+        Field(
+            description="OAuth 2.0 types only (absent for the others): when the access token "
+            "expires. Do not cache the answer past it."
+        ),
+    ] = omitted()

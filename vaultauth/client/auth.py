@@ -4,8 +4,9 @@
     httpx.get("https://api.example.com/v1/invoices", auth=auth)
 
 Credentials are fetched from a `CredentialSource` (the facade, or Vault directly) and kept for
-`ttl` seconds. When the third party answers 401, they are fetched again at once and, if they
-changed (a rotation), the request is sent once more with them; otherwise the 401 is returned.
+`ttl` seconds, and never past an OAuth 2.0 access token's `expiresAt`. When the third party
+answers 401, they are fetched again at once and, if they changed (a rotation, a refreshed
+access token), the request is sent once more with them; otherwise the 401 is returned.
 A request whose body is a stream that cannot be replayed is not resent (its 401 is returned,
 and the next request uses the new credentials).
 """
@@ -87,7 +88,9 @@ class CredentialCache:
         redact_query_in_logs(credentials)
         self.fetches += 1
         self._current = credentials
-        self._expires_at = self._clock() + self.ttl
+        # Never past an OAuth 2.0 access token's expiry, whatever the ttl.
+        left = credentials.seconds_left()
+        self._expires_at = self._clock() + (self.ttl if left is None else min(self.ttl, left))
         return credentials
 
     def invalidate(self) -> None:

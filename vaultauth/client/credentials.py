@@ -15,6 +15,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -47,14 +48,22 @@ class ResolvedCredentials:
     headers: Mapping[str, str] = field(repr=False)
     query: Mapping[str, str] = field(repr=False)
     allowed_hosts: tuple[str, ...] | None = None  # None: any host
+    expires_at: datetime | None = None  # OAuth 2.0 types: when the access token expires
 
     def __repr__(self) -> str:
         return (
             f"ResolvedCredentials(integration_id={self.integration_id!r}, "
             f"auth_id={self.auth_id!r}, auth_type={self.auth_type!r}, version={self.version}, "
             f"headers={sorted(self.headers)!r}, query={sorted(self.query)!r}, "
-            f"allowed_hosts={self.allowed_hosts!r})"
+            f"allowed_hosts={self.allowed_hosts!r}, expires_at={self.expires_at!r})"
         )
+
+    def seconds_left(self, now: datetime | None = None) -> float | None:
+        """Seconds until `expires_at` (never below 0); None when they do not expire."""
+        if self.expires_at is None:
+            return None
+        moment = now if now is not None else datetime.now(UTC)
+        return max(0.0, (self.expires_at - moment).total_seconds())
 
     __str__ = __repr__
 
@@ -257,6 +266,7 @@ def parse_resolved(payload: Any) -> ResolvedCredentials:
         headers = payload["headers"]
         query = payload["query"]
         allowed_hosts = payload.get("allowedHosts")  # absent from facades before 0.2
+        expires_at = payload.get("expiresAt")  # OAuth 2.0 types only
         if not _is_str_map(headers) or not _is_str_map(query):
             raise ValueError
         if allowed_hosts is not None and not (
@@ -273,9 +283,19 @@ def parse_resolved(payload: Any) -> ResolvedCredentials:
             allowed_hosts=(
                 tuple(h.lower() for h in allowed_hosts) if allowed_hosts is not None else None
             ),
+            expires_at=_moment(expires_at) if expires_at is not None else None,
         )
     except (KeyError, TypeError, ValueError):
         raise ValueError("the resolve answer is malformed") from None
+
+
+def _moment(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError("not a date-time")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("no time zone")
+    return moment.astimezone(UTC)
 
 
 def _is_str_map(value: object) -> bool:

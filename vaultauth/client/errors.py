@@ -9,6 +9,8 @@
     ├── Conflict                409: a concurrent change won; read again and retry
     ├── PreconditionFailed      412: If-Match named another revision of the record
     ├── UnexpectedResponse      any other answer, or one that does not parse
+    ├── FacadeOnly              the record is a managed OAuth 2.0 credential: only the facade
+    │                           can resolve it (VaultResolver refuses it; nothing was sent)
     └── CredentialWithheld      the client would not put the credential on a request (source
         │                       "client"; nothing was sent)
         ├── DestinationNotAllowed   the request goes to a host outside the record's allowedHosts
@@ -83,6 +85,12 @@ class PreconditionFailed(ClientError):
 
 class UnexpectedResponse(ClientError):
     """An answer the client does not understand (another status, or a malformed body)."""
+
+
+class FacadeOnly(ClientError):
+    """A managed OAuth 2.0 record read straight from Vault: its access token is obtained and
+    refreshed by the facade (one request per expiry across replicas, rotated refresh tokens
+    stored first), which a reader of Vault cannot do safely. Resolve it through the facade."""
 
 
 class CredentialWithheld(ClientError):

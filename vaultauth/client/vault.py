@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from vaultauth.client.credentials import HttpClients, ResolvedCredentials, check_id, error_for
-from vaultauth.client.errors import UnexpectedResponse
+from vaultauth.client.errors import FacadeOnly, UnexpectedResponse
 from vaultauth.document import SecretDocument
 from vaultauth.errors import VaultauthError
 from vaultauth.ids import secret_path
@@ -103,6 +103,15 @@ class VaultResolver:
             raise UnexpectedResponse(
                 f"the secret document of {what} in Vault is malformed", source="vault", status=200
             ) from None
+        if document.auth_type.is_oauth2:
+            raise FacadeOnly(
+                f"{what} is a managed OAuth 2.0 credential ({document.auth_type.value}): the "
+                "facade obtains and refreshes its access token, which a service reading Vault "
+                "cannot do safely; resolve it through the facade (FacadeClient, "
+                "IntegrationAuth.from_facade)",
+                source="vault",
+                status=200,
+            )
         resolved = resolve(document)
         return ResolvedCredentials(
             integration_id=integration_id,

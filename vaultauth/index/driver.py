@@ -26,14 +26,21 @@ from sqlalchemy import exc as sa_exc
 from vaultauth.errors import Conflict, IndexUnavailable
 from vaultauth.index.schema import STATE_ACTIVE
 from vaultauth.keys import ApiKeyRecord, Scope
-from vaultauth.models import ApiKeyPosition, AuthRecord, AuthType, Header
+from vaultauth.models import (
+    ApiKeyPosition,
+    AuthRecord,
+    AuthType,
+    ClientAuth,
+    Header,
+    OAuth2Settings,
+)
 
 log = logging.getLogger("vaultauth.index")
 
 _RECORD_COLUMNS = (
     "tenant, integration_id, auth_id, auth_type, headers, api_key_name, api_key_position, "
     "kv_version, created_at, updated_at, allowed_hosts, label, expires_at, rotate_after, "
-    "revision"
+    "revision, oauth2"
 )
 _SAME_RECORD = "tenant = :tenant AND integration_id = :integration_id AND auth_id = :auth_id"
 _ACTIVE = f"state = '{STATE_ACTIVE}'"
@@ -43,7 +50,7 @@ _INSERT = (
     f"INSERT INTO auth_records ({_RECORD_COLUMNS}, due_at, state) VALUES (:tenant, "
     ":integration_id, :auth_id, :auth_type, :headers, :api_key_name, :api_key_position, "
     ":kv_version, :created_at, :updated_at, :allowed_hosts, :label, :expires_at, :rotate_after, "
-    f"1, :due_at, '{STATE_ACTIVE}')"
+    f"1, :oauth2, :due_at, '{STATE_ACTIVE}')"
 )
 # What an update may set: the columns that follow the Vault document, and the ones that live in
 # the index only. Each update sets the groups that changed, and bumps the revision (the ETag).
@@ -54,6 +61,7 @@ CREDENTIAL_COLUMNS = (
     "api_key_position",
     "kv_version",
     "allowed_hosts",
+    "oauth2",
 )
 METADATA_COLUMNS = ("label", "expires_at", "rotate_after", "due_at")
 _LIST = (
@@ -329,6 +337,7 @@ class DriverQueries:
             "expires_at": self._optional_moment(record.expires_at),
             "rotate_after": self._optional_moment(record.rotate_after),
             "due_at": self._optional_moment(record.due_at),
+            "oauth2": oauth2_to_index(record.oauth2),
         }
 
     def _optional_moment(self, moment: datetime | None) -> Any:
@@ -363,6 +372,7 @@ class DriverQueries:
             expires_at,
             rotate_after,
             revision,
+            oauth2,
         ) = row
         headers = json.loads(headers) if isinstance(headers, str) else headers
         allowed_hosts = (
@@ -384,6 +394,7 @@ class DriverQueries:
             expires_at=self._read_moment(expires_at) if expires_at is not None else None,
             rotate_after=self._read_moment(rotate_after) if rotate_after is not None else None,
             revision=int(revision),
+            oauth2=oauth2_from_index(_json(oauth2) if oauth2 is not None else None),
         )
 
 
@@ -397,6 +408,33 @@ def _header_to_index(header: Header) -> dict[str, Any]:
     if header.secret:
         return {"key": header.key, "secret": True}
     return {"key": header.key, "value": header.value}
+
+
+def oauth2_to_index(settings: OAuth2Settings | None) -> str | None:
+    """The OAuth 2.0 configuration as the index keeps it: no secret is part of it."""
+    if settings is None:
+        return None
+    return json.dumps(
+        {
+            "tokenUrl": settings.token_url,
+            "clientId": settings.client_id,
+            "scopes": list(settings.scopes),
+            "audience": settings.audience,
+            "clientAuth": settings.client_auth.value,
+        }
+    )
+
+
+def oauth2_from_index(stored: dict[str, Any] | None) -> OAuth2Settings | None:
+    if stored is None:
+        return None
+    return OAuth2Settings(
+        token_url=stored["tokenUrl"],
+        client_id=stored["clientId"],
+        scopes=tuple(stored.get("scopes") or ()),
+        audience=stored.get("audience"),
+        client_auth=ClientAuth(stored.get("clientAuth", "basic")),
+    )
 
 
 def header_from_index(stored: dict[str, Any]) -> Header:

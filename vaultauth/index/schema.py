@@ -66,6 +66,8 @@ auth_records = Table(
     Column("rotate_after", UtcDateTime),
     Column("due_at", UtcDateTime),  # the earlier of expires_at and rotate_after
     Column("revision", Integer, nullable=False, server_default=text("1")),  # the ETag
+    # OAuth 2.0 types: tokenUrl, clientId, scopes, audience, clientAuth (never the secrets).
+    Column("oauth2", JSON),
     Index("ix_auth_records_listing", "tenant", "integration_id", "created_at", "auth_id"),
     Index(
         "ix_auth_records_due",

@@ -35,7 +35,7 @@ from vaultauth.errors import Conflict, IndexUnavailable, InvalidInput, Precondit
 from vaultauth.files import private_dir, private_file
 from vaultauth.idempotency import ABANDONED_AFTER, KEEP_FOR, in_progress, reused
 from vaultauth.ids import validate_path_segment
-from vaultauth.index.driver import DriverQueries, header_from_index
+from vaultauth.index.driver import DriverQueries, header_from_index, oauth2_from_index
 from vaultauth.index.schema import (
     STATE_ACTIVE,
     STATE_DELETING,
@@ -140,6 +140,7 @@ def _record_from(row: Any) -> AuthRecord:
         expires_at=row.expires_at,
         rotate_after=row.rotate_after,
         revision=row.revision,
+        oauth2=oauth2_from_index(row.oauth2),
     )
 
 

@@ -252,6 +252,18 @@ class VaultKV:
             return await self._read_settled(path, version)
         return data
 
+    async def read_latest(self, path: str) -> tuple[dict[str, Any], int] | None:
+        """GET <mount>/data/<path>: the newest version's data and its number."""
+        answer = await self._with_failover(
+            lambda node: self._call(node, "GET", f"data/{path}", missing_ok=True)
+        )
+        if answer.status == 404:
+            return None
+        return _payload(
+            answer,
+            lambda doc: (dict(doc["data"]["data"]), int(doc["data"]["metadata"]["version"])),
+        )
+
     async def destroy(self, path: str) -> None:
         """DELETE <mount>/metadata/<path>: every version and the metadata are removed."""
         await self._with_failover(
