@@ -80,14 +80,17 @@ class TokenBroker:
         clock: Callable[[], float] = time.time,
         on_request: Callable[[str, str], None] = lambda _grant, _outcome: None,
         max_entries: int = 10_000,
+        wait_seconds: float | None = None,
     ) -> None:
-        """`timeout`: the token request's; `on_request(grant, outcome)` counts requests."""
+        """`timeout`: the token request's; `on_request(grant, outcome)` counts requests;
+        `wait_seconds`: how long a caller waits for another facade's token (default: the
+        timeout and 5 s more) before 503 oauth_token_pending."""
         self._secrets = secrets_store
         self._endpoint = endpoint
         self._clock = clock
         self._on_request = on_request
         self._lease_seconds = 3 * timeout
-        self._wait_seconds = timeout + 5.0
+        self._wait_seconds = wait_seconds if wait_seconds is not None else timeout + 5.0
         self._owner = secrets.token_hex(6)  # this process; each attempt adds its number
         self._attempts = itertools.count(1)
         self._max_entries = max_entries
