@@ -5,6 +5,7 @@ from __future__ import annotations
 import hvac
 import pytest
 
+from tests.support.capture import every_log  # noqa: F401 - a fixture of the API tests
 from tests.support.kv import KvReader
 from vaultauth.settings import Settings
 

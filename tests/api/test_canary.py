@@ -4,18 +4,12 @@ nor the index database's bytes."""
 from __future__ import annotations
 
 import base64
-import logging
-import traceback
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx2
-import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
+from tests.support.capture import Everything, index_bytes
 from tests.support.kv import KvReader
 from vaultauth.api import create_app
 from vaultauth.cli import create_key
@@ -32,64 +26,6 @@ NEW_API_KEY = f"key-{MARK}-0006"
 SECRET_HEADER = f"hdr-{MARK}-0007"
 INTG = "intg_canary"
 BASE = f"/v1/integrations/{INTG}/auth"
-
-
-class Everything(logging.Handler):
-    """Keeps every record of every logger, formatted the ways a log could show it."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.texts: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.texts.append(record.getMessage())
-        self.texts.append(repr(record.__dict__))
-        if record.exc_info and record.exc_info[1] is not None:
-            self.texts.append("".join(traceback.format_exception(record.exc_info[1])))
-        self.texts.append(logging.Formatter().format(record))
-
-
-@pytest.fixture
-def every_log(caplog: pytest.LogCaptureFixture) -> Iterator[Everything]:
-    """DEBUG on every logger, records captured also from loggers that do not propagate."""
-    handler = Everything()
-    loggers = [logging.getLogger()] + [
-        logger
-        for logger in logging.Logger.manager.loggerDict.values()
-        if isinstance(logger, logging.Logger)
-    ]
-    caplog.set_level(logging.DEBUG)
-    saved = [(logger, logger.level) for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.DEBUG)
-        if not logger.propagate or logger is logging.getLogger():
-            logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        for logger, level in saved:
-            logger.setLevel(level)
-            logger.removeHandler(handler)
-
-
-def _index_bytes(settings: Settings) -> bytes:
-    """The SQLite index file and its -wal/-shm companions, or a dump of every PostgreSQL row."""
-    url = make_url(settings.resolved_index_url())
-    if url.get_backend_name() == "sqlite":
-        assert url.database
-        files = [Path(url.database + suffix) for suffix in ("", "-wal", "-shm")]
-        assert files[0].exists()
-        return b"".join(f.read_bytes() for f in files if f.exists())
-    engine = create_engine(settings.resolved_index_url())
-    try:
-        with engine.connect() as connection:
-            rows = [
-                *connection.execute(text("SELECT * FROM auth_records")).all(),
-                *connection.execute(text("SELECT * FROM api_keys")).all(),
-            ]
-    finally:
-        engine.dispose()
-    return repr(rows).encode()
 
 
 def _requests(client: TestClient) -> tuple[list[httpx2.Response], list[httpx2.Response]]:
@@ -257,12 +193,12 @@ def test_a_planted_secret_appears_only_in_vault_and_resolve(
         probe = client.post(BASE, json={"authType": "BEARER_TOKEN", "token": TOKEN})
         probe_id = probe.json()["authId"]
         assert kv.data(INTG, probe_id)["token"] == TOKEN
-        assert probe_id.encode() in _index_bytes(settings)
+        assert probe_id.encode() in index_bytes(settings)
 
         responses, resolves = _requests(client)
         responses.append(probe)
 
-        index_while_running = _index_bytes(settings)
+        index_while_running = index_bytes(settings)
         assert MARK.encode() not in index_while_running
 
     for response in responses:
@@ -275,9 +211,9 @@ def test_a_planted_secret_appears_only_in_vault_and_resolve(
     assert all(r.headers["cache-control"] == "no-store" for r in resolves)
 
     # After shutdown SQLite has checkpointed its WAL into the main file: scan it again.
-    assert MARK.encode() not in _index_bytes(settings)
+    assert MARK.encode() not in index_bytes(settings)
     # A plain-text or UTF-16 copy would be caught too.
-    assert MARK.encode("utf-16-le") not in _index_bytes(settings)
+    assert MARK.encode("utf-16-le") not in index_bytes(settings)
 
     assert every_log.texts, "no log record was captured: the scan proves nothing"
     for entry in every_log.texts:

@@ -8,6 +8,7 @@ import json
 import logging
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -187,6 +188,36 @@ def test_a_ttl_of_zero_fetches_for_every_request() -> None:
         http.get("http://api.test/")
         http.get("http://api.test/")
     assert len(seen) == 2
+    client.close()
+
+
+def test_an_oauth_answer_is_cached_no_longer_than_its_expiry() -> None:
+    """A ttl of a minute, an access token that expires in two seconds: fetched again after
+    two seconds (the monotonic clock is the cache's; the expiry is a wall-clock moment)."""
+    expires = datetime.now(UTC) + timedelta(seconds=2)
+    answer = {
+        **RESOLVED,
+        "authType": "OAUTH2_CLIENT_CREDENTIALS",
+        "expiresAt": expires.isoformat().replace("+00:00", "Z"),
+    }
+    client, seen = facade_answering(200, answer)
+    now = [100.0]
+    cache = CredentialCache(client, "intg_1", "auth_1", ttl=60, clock=lambda: now[0])
+    first = cache.get()
+    assert first.expires_at is not None
+    assert abs((first.expires_at - expires).total_seconds()) < 0.001
+    now[0] += 1.5
+    cache.get()
+    assert len(seen) == 1
+    now[0] += 1.0  # past the expiry, well within the ttl
+    cache.get()
+    assert len(seen) == 2
+    client.close()
+
+
+def test_a_plain_answer_has_no_expiry() -> None:
+    client, _ = facade_answering(200, RESOLVED)
+    assert client.resolve("intg_1", "auth_1").expires_at is None
     client.close()
 
 

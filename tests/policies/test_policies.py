@@ -22,10 +22,11 @@ from typer.testing import CliRunner
 
 from tests.support.bao import DevBao
 from tests.support.facade import settings_env
+from tests.support.oauth import run_token_server
 from tests.support.upstream import run_upstream
 from vaultauth.api import create_app
 from vaultauth.cli import app
-from vaultauth.client import AccessDenied, IntegrationAuth, VaultResolver
+from vaultauth.client import AccessDenied, FacadeOnly, IntegrationAuth, VaultResolver
 from vaultauth.policies import render_consumer, render_facade, render_reconcile
 from vaultauth.settings import Settings
 from vaultauth.wiring import Runtime
@@ -268,3 +269,61 @@ def test_a_consumer_is_denied_everything_else(
             assert response.status_code == 403, (method, path, response.status_code)
         # and what it was granted, at any version
         assert raw.get(f"/{mount}/data/{granted}", params={"version": 1}).status_code == 200
+
+
+# --- managed OAuth 2.0 records --------------------------------------------------------------
+
+
+def test_oauth_tokens_need_only_the_facade_policy(
+    facade: TestClient, vault_client: hvac.Client, settings: Settings
+) -> None:
+    """Create, resolve (the token document and its lease), PATCH (the token discarded),
+    delete (the token document destroyed): all under the facade policy alone."""
+    base = "/v1/integrations/intg_oauth/auth"
+    with run_token_server(client_secret="cs-1") as endpoint:
+        oauth2 = {"tokenUrl": endpoint.url, "clientId": endpoint.client_id, "clientSecret": "cs-1"}
+        created = ok(
+            facade.post(base, json={"authType": "OAUTH2_CLIENT_CREDENTIALS", "oauth2": oauth2})
+        )
+        item = f"{base}/{created['authId']}"
+        assert ok(facade.post(f"{item}/resolve"))["headers"]["Authorization"].startswith("Bearer ")
+        endpoint.client_secret = "cs-2"
+        ok(facade.patch(item, json={"oauth2": {**oauth2, "clientSecret": "cs-2"}}))
+        assert ok(facade.post(f"{item}/resolve"))["headers"]["Authorization"] == (
+            f"Bearer {endpoint.issued[-1]}"
+        )
+        ok(facade.delete(item), 204)
+    assert endpoint.count() == 2
+    token_document = (
+        f"{settings.vault_prefix}/acme/integrations/intg_oauth/auth/{created['authId']}/oauth-token"
+    )
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        vault_client.secrets.kv.v2.read_secret_metadata(
+            path=token_document, mount_point=settings.vault_mount
+        )
+
+
+def test_a_consumer_can_read_neither_an_oauth_record_nor_its_token(
+    api: TestClient, consumer_token: str, vault: DevBao, settings: Settings
+) -> None:
+    """The consumer policy reaches the record's document (`auth/+`), and VaultResolver refuses
+    it with FacadeOnly; the token document beside it (`auth/<id>/oauth-token`) is out of reach."""
+    with run_token_server(client_secret="cs-1") as endpoint:
+        oauth2 = {"tokenUrl": endpoint.url, "clientId": endpoint.client_id, "clientSecret": "cs-1"}
+        created = ok(
+            api.post(
+                "/v1/integrations/intg_a/auth",
+                json={"authType": "OAUTH2_CLIENT_CREDENTIALS", "oauth2": oauth2},
+            )
+        )
+        ok(api.post(f"/v1/integrations/intg_a/auth/{created['authId']}/resolve"))
+    acme = resolver(vault, consumer_token, settings)
+    with pytest.raises(FacadeOnly) as caught:
+        acme.resolve("intg_a", created["authId"])
+    assert "through the facade" in caught.value.message
+    acme.close()
+    path = f"{settings.vault_prefix}/acme/integrations/intg_a/auth/{created['authId']}/oauth-token"
+    with httpx.Client(
+        base_url=f"{vault.addr}/v1", headers={"X-Vault-Token": consumer_token}
+    ) as raw:
+        assert raw.get(f"/{settings.vault_mount}/data/{path}").status_code == 403

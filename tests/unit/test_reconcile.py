@@ -19,6 +19,7 @@ from vaultauth.models import (
     AuthType,
     Header,
 )
+from vaultauth.oauth.state import TokenState, token_path
 from vaultauth.reconcile import Outcome, Problem, Reconciler, Report
 from vaultauth.service import AuthCreate, AuthUpdate, CredentialService
 
@@ -290,3 +291,50 @@ async def test_the_summary_counts_each_outcome(world: World) -> None:
     world.later()
     lines = (await world.reconcile(repair=True)).lines()
     assert lines[-1] == "2 finding(s): 1 repaired, 1 needs attention"
+
+
+async def _with_token_document(world: World, record: AuthRecord) -> str:
+    """A token document beside `record`'s secret, as the token broker writes it."""
+    path = token_path(world.path(record))
+    await world.secrets.write(path, TokenState(config="c").to_vault(), cas=0)
+    return path
+
+
+async def test_a_token_document_beside_its_record_is_consistent(world: World) -> None:
+    record = await world.create()
+    await _with_token_document(world, record)
+    world.later()
+    report = await world.reconcile(repair=True)
+    assert report.findings == []
+    assert report.secrets_examined == 2
+
+
+async def test_a_token_document_without_record_is_destroyed(world: World) -> None:
+    record = await world.create()
+    path = await _with_token_document(world, record)
+    # A delete that crashed after destroying the secret and removing the row: the token
+    # document alone is left (or a resolve re-created it while the record was deleted).
+    world.secrets.paths.pop(world.path(record))
+    await world.index.remove("acme", "intg_1", record.auth_id)
+    world.later()
+    report = await world.reconcile()
+    assert only(report) == (Problem.TOKEN_WITHOUT_RECORD, Outcome.FOUND)
+    report = await world.reconcile(repair=True)
+    assert only(report) == (Problem.TOKEN_WITHOUT_RECORD, Outcome.REPAIRED)
+    assert path not in world.secrets.paths
+
+
+async def test_repairs_that_remove_a_secret_remove_its_token_document(world: World) -> None:
+    unfinished = await world.create()
+    orphan = await world.create()
+    tokens = [await _with_token_document(world, r) for r in (unfinished, orphan)]
+    await world.index.mark_deleting("acme", "intg_1", unfinished.auth_id)
+    await world.index.remove("acme", "intg_1", orphan.auth_id)
+    world.later()
+    report = await world.reconcile(repair=True)
+    assert {(f.problem, f.outcome) for f in report.findings} == {
+        (Problem.DELETE_UNFINISHED, Outcome.REPAIRED),
+        (Problem.SECRET_WITHOUT_RECORD, Outcome.REPAIRED),
+    }
+    assert world.secrets.paths == {}
+    assert all(path in world.secrets.destroyed for path in tokens)
