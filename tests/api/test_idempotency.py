@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.test_canary import _index_bytes
+from tests.support.capture import index_bytes
 from tests.support.kv import KvReader
 from vaultauth.api import create_app
 from vaultauth.errors import Conflict, InvalidInput
@@ -99,7 +99,7 @@ def test_concurrent_duplicates_make_exactly_one_record(api: TestClient, kv: KvRe
 
 def test_the_index_keeps_a_keyed_hash_never_the_body(api: TestClient, settings: Settings) -> None:
     assert create(api, "key-4").status_code == 200
-    assert SECRET.encode() not in _index_bytes(settings)
+    assert SECRET.encode() not in index_bytes(settings)
 
 
 def test_a_key_survives_a_restart(settings: Settings, make_key: Callable[..., str]) -> None:

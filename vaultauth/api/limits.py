@@ -74,6 +74,9 @@ class RequestBodyRules:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, receive, send)
             return
+        if not has_body:
+            await self.app(scope, receive, send)  # nothing to bound or check (GET, resolve)
+            return
         chunks: list[bytes] = []
         size = 0
         more = True
