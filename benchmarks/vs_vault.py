@@ -72,7 +72,7 @@ from typing import Any, NoReturn
 import httpx
 from sqlalchemy import create_engine, text
 
-from vaultauth.cli import create_key
+from vaultauth.admin import create_key
 from vaultauth.embedded import bao_binary
 from vaultauth.index.schema import STATE_ACTIVE, auth_records
 from vaultauth.index.sql import create_index_engine

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from tests.support.bao import DevBao, start_dev_bao
+from vaultauth.admin import create_key
 from vaultauth.api import create_app
-from vaultauth.cli import create_key
 from vaultauth.keys import Scope
 from vaultauth.settings import Settings
 

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from vaultauth.admin import create_key
 from vaultauth.errors import (
     Conflict,
     InvalidInput,
@@ -16,7 +17,7 @@ from vaultauth.errors import (
     Unavailable,
     VaultauthError,
 )
-from vaultauth.keys import ApiKeyRecord, Scope, generate_key
+from vaultauth.keys import Scope
 from vaultauth.settings import Settings
 
 EXIT_INVALID = 2
@@ -120,6 +121,8 @@ def reconcile(
 ) -> None:
     """Report (and with --repair fix) disagreements between the index and Vault.
 
+    In the folder of `vaultauth dev`, with no Vault login configured, it uses that OpenBao.
+
     Exit 0: consistent, or everything found was repaired (entries younger than --min-age are
     left alone and do not count). Exit 1: problems remain (found without --repair, or not
     repairable). Exit 5: Vault or the index is unavailable.
@@ -127,11 +130,15 @@ def reconcile(
     import asyncio
     from datetime import timedelta
 
+    from vaultauth.devserver import with_dev_vault
     from vaultauth.index.async_sql import AsyncSqlIndex
     from vaultauth.reconcile import Reconciler, Report
     from vaultauth.wiring import build_index, build_secret_store
 
-    settings = Settings()
+    try:
+        settings = with_dev_vault(Settings())
+    except VaultauthError as exc:
+        raise _fail(exc) from None
 
     async def run() -> Report:
         prefix = settings.checked_prefix()
@@ -260,34 +267,6 @@ def keys_revoke(
     except VaultauthError as exc:
         raise _fail(exc) from None
     typer.echo(f"revoked {key_id}", err=True)
-
-
-def create_key(settings: Settings, tenant: str, scopes: list[Scope]) -> str:
-    """Store a new key's hash in the index; return the plaintext key."""
-    from vaultauth.idempotency import SYSTEM_FOLDER
-    from vaultauth.ids import validate_path_segment
-    from vaultauth.wiring import build_index
-
-    validate_path_segment(tenant, "tenant")
-    if tenant == SYSTEM_FOLDER:
-        raise InvalidInput(f"the tenant name {SYSTEM_FOLDER} is reserved", code="invalid_id")
-    if not scopes:
-        raise InvalidInput("give at least one --scope", code="missing_scope")
-    key_id, plaintext, secret_hash = generate_key()
-    engine, index = build_index(settings)
-    try:
-        index.add_key(
-            ApiKeyRecord(
-                key_id=key_id,
-                tenant=tenant,
-                scopes=frozenset(scopes),
-                secret_hash=secret_hash,
-                created_at=datetime.now(UTC),
-            )
-        )
-    finally:
-        engine.dispose()
-    return plaintext
 
 
 @policies_app.command("render")

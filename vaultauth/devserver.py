@@ -1,6 +1,8 @@
 """`vaultauth dev`: the facade on an embedded OpenBao and an SQLite index, in the data dir.
 
 Development only: the OpenBao unseal key and root token sit in the data dir (see embedded.py).
+Admin commands that need Vault (`vaultauth reconcile`), run in the same folder with no Vault
+login configured, use that OpenBao (`with_dev_vault`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+import httpx
 from pydantic import SecretStr
 
-from vaultauth.embedded import EmbeddedOpenBao, EmbeddedVaultError
+from vaultauth.embedded import EmbeddedOpenBao, EmbeddedVaultError, recorded_server
 from vaultauth.errors import VaultUnavailable
 from vaultauth.files import private_dir
 from vaultauth.keys import Scope
@@ -66,6 +69,43 @@ def _signals_ignored() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _login_configured(settings: Settings) -> bool:
+    return settings.vault_auth_method != "auto" or any(
+        (
+            settings.vault_token,
+            settings.vault_token_file,
+            settings.vault_approle_role_id,
+            settings.vault_approle_role_id_file,
+            settings.vault_kubernetes_role,
+        )
+    )
+
+
+def with_dev_vault(settings: Settings) -> Settings:
+    """`settings`, pointed at the OpenBao of a `vaultauth dev` in the data dir when no Vault
+    login is configured and there is one; unchanged otherwise. Raises VaultUnavailable, saying
+    what to run, when that OpenBao is not running."""
+    if _login_configured(settings):
+        return settings
+    recorded = recorded_server(settings.data_dir)
+    if recorded is None:
+        return settings  # the usual "no Vault credentials" error follows
+    addr, root_token = recorded
+    try:
+        with httpx.Client(timeout=2, trust_env=False) as http:
+            status = http.get(f"{addr}/v1/sys/health").status_code
+    except httpx.HTTPError:
+        status = 0
+    if status != 200:
+        raise VaultUnavailable(
+            f"the OpenBao of `vaultauth dev` in {settings.data_dir} is not running at {addr}: "
+            "start `vaultauth dev` in this folder, then run this again",
+            code="vault_unreachable",
+        )
+    _say(f"using the OpenBao of `vaultauth dev` at {addr} (its root token; development only)")
+    return settings.model_copy(update={"vault_addr": addr, "vault_token": SecretStr(root_token)})
+
+
 def run_dev(settings: Settings, *, host: str, port: int, vault_port: int) -> None:
     """Start OpenBao, the index and the facade; Ctrl-C or SIGTERM stops all of them."""
     with _signals_unwind():
@@ -75,8 +115,8 @@ def run_dev(settings: Settings, *, host: str, port: int, vault_port: int) -> Non
 def _run_dev(settings: Settings, *, host: str, port: int, vault_port: int) -> None:
     import uvicorn
 
+    from vaultauth.admin import create_key
     from vaultauth.api import create_app
-    from vaultauth.cli import create_key
     from vaultauth.logs import logging_config
     from vaultauth.wiring import build_index
 

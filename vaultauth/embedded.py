@@ -448,6 +448,21 @@ ui           = false
             ) from exc
 
 
+_API_ADDR = re.compile(r'^api_addr\s*=\s*"(http://127\.0\.0\.1:[0-9]{1,5})"\s*$', re.M)
+
+
+def recorded_server(data_dir: Path) -> tuple[str, str] | None:
+    """(address, root token) of the server a `vaultauth dev` run set up in `data_dir`, read
+    from the files it keeps there; None when there is none (or they cannot be read)."""
+    base = Path(data_dir).resolve() / "openbao"
+    try:
+        found = _API_ADDR.search((base / "config.hcl").read_text())
+        token, _unseal_key = _parse_init(json.loads((base / "init.json").read_text()), "init")
+    except (OSError, ValueError, EmbeddedVaultError):
+        return None
+    return (found.group(1), token) if found else None
+
+
 def _hcl_string(value: str) -> str:
     # JSON string escaping is valid HCL string escaping.
     return json.dumps(value)

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from tests.support.capture import Everything, index_bytes
 from tests.support.kv import KvReader
+from vaultauth.admin import create_key
 from vaultauth.api import create_app
-from vaultauth.cli import create_key
 from vaultauth.keys import Scope
 from vaultauth.settings import Settings
 

@@ -195,3 +195,54 @@ def test_records_survive_a_restart_and_both_signals_stop_everything(
         assert resolved.status_code == 200, resolved.text
         assert resolved.json()["headers"] == {"X-A": "b", "Authorization": "Bearer dev-token"}
     _stop_and_check(second, signal.SIGTERM)
+
+
+def _reconcile_in(folder: Path) -> subprocess.CompletedProcess[str]:
+    """`vaultauth reconcile` run in `folder` with no VAULTAUTH_* setting at all."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("VAULTAUTH_", "VAULT_", "BAO_"))
+    }
+    env["HOME"] = str(folder)
+    return subprocess.run(
+        [sys.executable, "-m", "vaultauth", "reconcile", "--min-age", "0"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_reconcile_works_in_the_dev_folder_or_says_what_to_run(
+    tmp_path: Path, dev: list[DevRun]
+) -> None:
+    data_dir = tmp_path / ".vaultauth"  # the default data dir, seen from tmp_path
+    run = _start(dev, data_dir, free_port(), free_port())
+    key = KEY_RE.findall(run.stderr())[0]
+    with httpx.Client(base_url=run.url, headers={"X-API-Key": key}, timeout=10) as http:
+        body = {"authType": "BEARER_TOKEN", "token": "dev-token"}
+        assert http.post("/v1/integrations/intg_dev/auth", json=body).status_code == 200
+    running = _reconcile_in(tmp_path)
+    assert running.returncode == 0, running.stderr
+    assert "examined 1 index records and 1 Vault secrets" in running.stdout
+    assert "consistent" in running.stdout
+    assert f"using the OpenBao of `vaultauth dev` at {run.vault_url}" in running.stderr
+    _stop_and_check(run, signal.SIGTERM)
+    stopped = _reconcile_in(tmp_path)
+    assert stopped.returncode == 5
+    lines = stopped.stderr.strip().splitlines()
+    assert lines == [
+        f"error: the OpenBao of `vaultauth dev` in .vaultauth is not running at {run.vault_url}: "
+        "start `vaultauth dev` in this folder, then run this again"
+    ]
+
+
+def test_devserver_does_not_import_the_cli() -> None:
+    probe = "import sys, vaultauth.devserver; print('vaultauth.cli' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "False"

@@ -28,7 +28,7 @@ from tests.conftest import postgres_schema
 from tests.support.facade import Facade, running_facade, settings_env, start_facade
 from tests.support.oauth import TokenServer, run_token_server
 from tests.support.processes import stop_process, wait_until
-from vaultauth.cli import create_key
+from vaultauth.admin import create_key
 from vaultauth.keys import Scope
 from vaultauth.settings import Settings
 

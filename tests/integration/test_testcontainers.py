@@ -13,8 +13,8 @@ import hvac
 import pytest
 from fastapi.testclient import TestClient
 
+from vaultauth.admin import create_key
 from vaultauth.api import create_app
-from vaultauth.cli import create_key
 from vaultauth.keys import Scope
 from vaultauth.settings import Settings
 

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from tests.conftest import postgres_schema
 from tests.support.facade import Facade, run_cli, settings_env, start_facade
 from tests.support.processes import stop_process
-from vaultauth.cli import create_key
+from vaultauth.admin import create_key
 from vaultauth.ids import secret_path
 from vaultauth.keys import Scope
 from vaultauth.settings import Settings

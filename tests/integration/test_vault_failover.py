@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.raft import RaftCluster, start_raft_cluster
+from vaultauth.admin import create_key
 from vaultauth.api import create_app
-from vaultauth.cli import create_key
 from vaultauth.keys import Scope
 from vaultauth.settings import Settings
 

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from tests.support.kv import KvReader
 from tests.support.processes import free_port
 from tests.support.sealing import seal, unseal
+from vaultauth.admin import create_key
 from vaultauth.api import create_app
-from vaultauth.cli import create_key
 from vaultauth.embedded import EmbeddedOpenBao
 from vaultauth.keys import Scope
 from vaultauth.settings import Settings

@@ -119,3 +119,11 @@ def test_a_login_answer_without_a_token_is_a_failed_login(answer: object) -> Non
     with pytest.raises(VaultUnavailable) as caught:
         _lease_of(answer)
     assert caught.value.code == "vault_login_failed"
+
+
+def test_the_login_line_says_a_token_without_ttl_does_not_expire() -> None:
+    from vaultauth.store.vault_login import _ttl_words
+
+    assert _ttl_words(0) == "the token does not expire"
+    assert _ttl_words(3600.0) == "token ttl 3600s"
+    assert _ttl_words(None) == "token ttl unknown"

@@ -443,8 +443,7 @@ class VaultLogin:
                 ) from None
             self._install(_Current(lease, self._clock(), lease.ttl or 0))
             self.stats.add("login")
-            ttl = "unknown" if lease.ttl is None else f"{lease.ttl:g}s"
-            log.info("logged in to Vault with %s; token ttl %s", self.method.name, ttl)
+            log.info("logged in to Vault with %s; %s", self.method.name, _ttl_words(lease.ttl))
             return
         self.stats.add("failure")
         log.warning("Vault login (%s) failed: %s", self.method.name, code)
@@ -524,3 +523,13 @@ class VaultLogin:
                 continue
             backoff = 1.0
             wait = self._next_wait()
+
+
+def _ttl_words(ttl: float | None) -> str:
+    """The token's lifetime for a person: a TTL of 0 is a token that never expires (a root or
+    a non-expiring token), not one that has already expired."""
+    if ttl is None:
+        return "token ttl unknown"
+    if ttl == 0:
+        return "the token does not expire"
+    return f"token ttl {ttl:g}s"
