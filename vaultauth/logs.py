@@ -44,6 +44,10 @@ def request_id_from(incoming: str | None) -> str:
     return f"{_ID_PREFIX}{next(_id_counter):016x}"
 
 
+# Built once: `json.dumps(..., default=str)` builds a new encoder on every call.
+_encode_line = json.JSONEncoder(default=str).encode
+
+
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object on one line."""
 
@@ -79,7 +83,7 @@ class JsonFormatter(logging.Formatter):
                 f"{frame.filename}:{frame.lineno} in {frame.name}"
                 for frame in traceback.extract_tb(tb)
             ]
-        return json.dumps(line, default=str)
+        return _encode_line(line)
 
 
 def skip_unused_record_fields() -> None:
