@@ -4,6 +4,10 @@ One real `vaultauth serve` process (uvicorn, HTTP on a free loopback port) on th
 OpenBao (`vault`) under a KV prefix of its own, with an index of its own: an SQLite file, or a
 fresh PostgreSQL schema when VAULTAUTH_TEST_INDEX=postgres. Beside it, the echo server and the
 OAuth 2.0 token endpoint (tests/support/doc_servers.py). Everything stops at session end.
+
+Blocks find the venv's bin first on PATH (`vaultauth`, `python`, `bao`), then a `vault` that is
+OpenBao's CLI (the same commands and VAULT_ADDR/VAULT_TOKEN), so an example written for the
+Vault CLI runs as written against the session's OpenBao.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from tests.support.doc_servers import run_any_client_token_endpoint, run_echo_se
 from tests.support.facade import settings_env, start_facade
 from tests.support.processes import stop_process
 from vaultauth.admin import create_key
+from vaultauth.embedded import bao_binary
 from vaultauth.settings import Settings
 
 # The venv's bin: `vaultauth`, `python` and `bao` in a block are the project's.
@@ -44,6 +49,9 @@ def doc_stack(vault: DevBao, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     workdir = tmp_path_factory.mktemp("docs-stack")
     home = workdir / "home"
     home.mkdir()
+    aliases = workdir / "bin"
+    aliases.mkdir()
+    (aliases / "vault").symlink_to(bao_binary())
     with ExitStack() as stack:
         if index_backend() == "postgres":
             index_url = stack.enter_context(
@@ -71,7 +79,9 @@ def doc_stack(vault: DevBao, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         key = create_key(settings, "default", ALL_SCOPES)
         env = {
             **{name: value for name, value in facade_env.items() if name.startswith("VAULTAUTH_")},
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "PATH": os.pathsep.join(
+                [str(VENV_BIN), str(aliases), os.environ.get("PATH", "/usr/bin:/bin")]
+            ),
             "HOME": str(home),
             "LANG": "C.UTF-8",
             "HOST": facade.url,

@@ -306,3 +306,32 @@ def test_a_python_block_runs_in_the_venv_and_reports_its_failure(tmp_path: Path)
     report = _report("docs/x.md", outcome)
     assert report.startswith("docs/x.md:7: the ```python block failed (exit code 4")
     assert "raise SystemExit(4)" in report
+
+
+STACK_CONTRACT = """\
+test "$(command -v vaultauth)" = "$VENV_BIN/vaultauth"
+test "$(command -v python)" = "$VENV_BIN/python"
+curl -sf "$HOST/healthz" > /dev/null
+test "$BASE" = "$HOST/v1/integrations/intg_demo/auth"
+curl -sf "$BASE" -H "X-API-Key: $KEY" > /dev/null
+curl -sf -X PUT "$ECHO_URL/some/path?a=1" -H 'X-Probe: yes' | python -c '
+import json, sys
+seen = json.load(sys.stdin)
+assert seen["method"] == "PUT" and seen["path"] == "/some/path", seen
+assert seen["query"] == {"a": "1"} and seen["headers"]["X-Probe"] == "yes", seen'
+curl -sf -X POST "$TOKEN_URL" -u any-client:any-secret -d grant_type=client_credentials \
+  | python -c 'import json, sys; assert json.load(sys.stdin)["token_type"] == "Bearer"'
+vault token lookup > /dev/null
+bao secrets list > /dev/null
+vaultauth due --within 1d || [ $? -eq 3 ]
+"""
+
+
+def test_the_stack_gives_blocks_what_the_convention_promises(
+    doc_stack: DocStack, tmp_path: Path
+) -> None:
+    """HOST, KEY, BASE, ECHO_URL, TOKEN_URL, the Vault CLI and the VAULTAUTH_* settings work
+    from a block as the convention says (other pages' examples rely on them)."""
+    env = {**doc_stack.env, "VENV_BIN": str(VENV_BIN)}
+    outcome = run_block(Block(1, "bash", STACK_CONTRACT, None), env, tmp_path, tmp_path)
+    assert not outcome.failed, _report("(the stack contract)", outcome)
