@@ -6,7 +6,8 @@ BEARER_TOKEN records through the API, then drives every test with wrk (keep-aliv
 Lua scripts that walk the seeded paths, each wrk thread from its own offset):
 
     vault read            GET  Vault KV v2: the very documents the facade resolves
-    vault write           POST Vault KV v2 at bench-raw/<n>, n rotating (creates, then updates)
+    vault write           POST Vault KV v2: a new secret each request, shaped as create writes it
+                          (a record document at <prefix>/<tenant>/integrations/<id>/auth/<id>)
     resolve (cache off)   POST .../auth/{authId}/resolve on the cache-off facade
     resolve (cache on)    POST .../auth/{authId}/resolve on the cache-on facade
     GET                   GET  .../auth/{authId}                     (cache-on facade)
@@ -73,6 +74,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from vaultauth.admin import create_key
+from vaultauth.document import DOCUMENT_FORMAT
 from vaultauth.embedded import bao_binary
 from vaultauth.index.schema import STATE_ACTIVE, auth_records
 from vaultauth.index.sql import create_index_engine
@@ -93,6 +95,13 @@ SCALE_BASELINE = 1_000
 SCALE_SAMPLE = 1_000  # records / integrations that the scale part's wrk scripts walk
 INSERT_BATCH = 10_000
 RESULT_ENV = "VS_VAULT_RESULT"
+# What create writes for a BEARER_TOKEN record (vaultauth/document.py), as the raw write's body.
+RAW_DOCUMENT = {
+    "format": DOCUMENT_FORMAT,
+    "authType": "BEARER_TOKEN",
+    "headers": [],
+    "token": "raw-{tag}",
+}
 
 TEST_ORDER = (
     "vault read",
@@ -347,6 +356,8 @@ class LoadTest:
     # One wrk thread per connection, each walking its own share of the paths: no two requests
     # in flight ever name the same path (concurrent PATCHes of one record rightly get 409).
     disjoint: bool = False
+    # Each request appends its unique tag to its path, so that every request makes a new secret.
+    fresh_paths: bool = False
 
     def wrk_threads(self, threads: int, connections: int) -> int:
         return connections if self.disjoint else threads
@@ -388,6 +399,7 @@ local headers = {{
 }}
 local threads_total = {threads}
 local disjoint = {disjoint}
+local fresh_paths = {fresh_paths}
 
 -- main state: number the threads so that each walks the paths from its own offset
 -- (or, when disjoint, walks only every threads_total-th path from its own)
@@ -421,6 +433,9 @@ function request()
   local path = paths[position]
   position = position % #paths + 1
   n = n + 1
+  if fresh_paths then
+    path = path .. thread_index .. "-" .. n
+  end
   return wrk.format(method, path, headers, body())
 end
 
@@ -459,6 +474,7 @@ def write_lua(test: LoadTest, threads: int, connections: int, directory: Path) -
         ),
         threads=test.wrk_threads(threads, connections),
         disjoint="true" if test.disjoint else "false",
+        fresh_paths="true" if test.fresh_paths else "false",
         body=lua_body(test.body),
         result_env=RESULT_ENV,
     )
@@ -868,9 +884,13 @@ def throughput_tests(
             "vault write",
             bao.addr,
             "POST",
-            [f"/v1/secret/data/bench-raw/{n}" for n in range(len(records))],
+            [
+                f"/v1/secret/data/{PREFIX}/{TENANT}/integrations/intg_raw_{n:03d}/auth/auth_"
+                for n in range(CREATE_INTEGRATIONS)
+            ],
             vault,
-            '{"data": {"token": "raw-{tag}"}}',
+            json.dumps({"data": RAW_DOCUMENT}),
+            fresh_paths=True,
         ),
         LoadTest(
             "resolve (cache off)", cache_off.url, "POST", [g + "/resolve" for g in gets], api, ""
