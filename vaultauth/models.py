@@ -404,10 +404,16 @@ _ERROR_CODES = {
 }
 
 
+# A date-time that is missing where required, or malformed, is one error (contract A1).
+_DATETIME_FIELDS = frozenset({"before", "expiresAt", "rotateAfter"})
+
+
 def error_code_for(kind: str, field: str) -> str:
     """Our stable error code for a pydantic error type at `field`."""
     if field == "authType" and kind != "missing":
         return "invalid_auth_type"
+    if field in _DATETIME_FIELDS:
+        return "invalid_datetime"
     return _ERROR_CODES.get(kind, "invalid_field")
 
 

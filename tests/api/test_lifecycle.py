@@ -118,7 +118,7 @@ def test_the_due_list_orders_by_the_earlier_date_across_integrations_and_pages(
 @pytest.mark.parametrize(
     ("before", "code"),
     [
-        (None, "missing_field"),
+        (None, "invalid_datetime"),  # contract A1: missing or malformed
         ("tomorrow", "invalid_datetime"),
         ("2027-01-01T00:00:00", "invalid_datetime"),
     ],

@@ -771,7 +771,11 @@ OPERATIONS: dict[str, dict[int, tuple[str, ...]]] = {
         503: _VAULT,
     },
     "list": {**_KEY, 422: ("invalid_id", "invalid_cursor", *_FIELD_RULES), 503: _INDEX},
-    "due": {**_KEY, 422: ("invalid_datetime", "invalid_cursor", *_FIELD_RULES), 503: _INDEX},
+    "due": {
+        **_KEY,
+        422: ("invalid_datetime", "invalid_cursor", "field_too_long", "invalid_field"),
+        503: _INDEX,
+    },
     "get": {**_KEY, 404: ("not_found",), 422: ("invalid_id",), 503: _INDEX},
     "update": {
         **_BODY,

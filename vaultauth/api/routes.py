@@ -66,8 +66,8 @@ async def create_auth(
         str | None,
         Header(
             alias="Idempotency-Key",
-            max_length=255,
-            json_schema_extra={"pattern": "^[ -~]{1,255}$"},
+            # Checked by the service (422 invalid_idempotency_key), not by a length limit here.
+            json_schema_extra={"pattern": "^[ -~]{1,255}$", "minLength": 1, "maxLength": 255},
             description="1-255 printable ASCII characters: a repeat within 24 hours with an "
             "equivalent body gets the same record and writes nothing (another body: 422).",
         ),
