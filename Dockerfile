@@ -13,7 +13,7 @@ RUN pip install '.[server,postgres]' \
     && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin vaultauth
 
 USER vaultauth
-# Every setting is a VAULTAUTH_* variable (README: "Configuration"); the data dir is only used
+# Every setting is a VAULTAUTH_* variable (docs/configuration.md); the data dir is only used
 # by the SQLite default, which a container should not rely on.
 ENV VAULTAUTH_DATA_DIR=/tmp/vaultauth
 EXPOSE 8080

@@ -4,7 +4,7 @@
 # the facade), readable by the facade's user only. The unseal key and the root token are kept in
 # the openbao-keys volume (0600), next to the data they protect, and never appear on a command
 # line. A real deployment uses an external Vault with auto-unseal and a login method with a
-# narrow policy (README: "Production topology", "How the facade logs in to Vault").
+# narrow policy (docs/production.md; docs/policies.md, "How the facade logs in to Vault").
 # Run again after every OpenBao restart (a restarted server is sealed): it unseals and issues a
 # fresh facade token then.
 set -eu

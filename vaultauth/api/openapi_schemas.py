@@ -11,7 +11,7 @@ What JSON Schema can say, it says here: a create body is a union discriminated b
 (both published spellings of each type), each variant with its required fields, lengths and
 character rules; fields of other types are allowed (and ignored); `headers` in its three shapes;
 PATCH fields optional and nullable (`null` means omitted). What it cannot say is in the field's
-`description` and in the README ("The API", "Errors"): header names unique case-insensitively,
+`description` and in docs/api.md ("Rules", "Errors"): header names unique case-insensitively,
 a static header never named like the credential's own header when that name is another field's
 value (`apiKey.key`), at most 32 headers across nested lists, a PATCH validated against the
 stored record's type, a cursor this service issued.
