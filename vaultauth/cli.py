@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from vaultauth.admin import create_key
 from vaultauth.errors import (
@@ -18,7 +19,7 @@ from vaultauth.errors import (
     VaultauthError,
 )
 from vaultauth.keys import Scope
-from vaultauth.settings import Settings
+from vaultauth.settings import Settings, describe_invalid_settings
 
 EXIT_INVALID = 2
 EXIT_NOT_FOUND = 3
@@ -331,4 +332,9 @@ def policies_reconcile(mount: MountOption = None, prefix: PrefixOption = None) -
 
 
 def main() -> None:
-    app(prog_name=Path(sys.argv[0]).name if sys.argv[0].endswith("vaultauth") else "vaultauth")
+    prog_name = Path(sys.argv[0]).name if sys.argv[0].endswith("vaultauth") else "vaultauth"
+    try:
+        app(prog_name=prog_name)
+    except ValidationError as exc:  # a VAULTAUTH_* variable out of its range, say
+        typer.echo(f"error: {describe_invalid_settings(exc)}", err=True)
+        raise SystemExit(EXIT_INVALID) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vaultauth.headers import normalise_host_pattern
@@ -166,3 +166,14 @@ class Settings(BaseSettings):
         for segment in self.vault_prefix.split("/"):
             validate_path_segment(segment, "VAULTAUTH_VAULT_PREFIX")
         return self.vault_prefix
+
+
+def describe_invalid_settings(exc: ValidationError) -> str:
+    """One line naming each invalid VAULTAUTH_* variable and what is wrong, never its value."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        names = [str(part) for part in error["loc"] if isinstance(part, str)]
+        variable = f"VAULTAUTH_{names[0].upper()}" if names else ""
+        problems.append(f"{variable}: {message}" if variable else message)
+    return "invalid configuration: " + "; ".join(problems)

@@ -126,3 +126,29 @@ def test_create_refuses_bad_input(cli: Cli, args: tuple[str, ...]) -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith("error: ")
+
+
+def test_an_invalid_setting_is_one_line_naming_the_variable_and_exit_2(
+    cli_env: dict[str, str],
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULTAUTH_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "vaultauth", "keys", "list"],
+        env={
+            **env,
+            **cli_env,
+            "VAULTAUTH_CACHE_STALENESS_BOUND": "120",
+            "VAULTAUTH_VAULT_TOKEN": "canary-token-7f3a",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "error: invalid configuration: VAULTAUTH_CACHE_STALENESS_BOUND: "
+        "Input should be less than or equal to 60"
+    ]
+    assert "Traceback" not in result.stderr
+    assert "canary-token-7f3a" not in result.stderr
