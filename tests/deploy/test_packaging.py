@@ -171,6 +171,8 @@ def test_the_sdist_and_wheel_carry_migrations_and_policies(built: Built) -> None
         top = f"vaultauth-{vaultauth.__version__}/"
         in_sdist = {n.removeprefix(top) for n in archive.getnames()}
     assert relative <= in_sdist, relative - in_sdist
+    assert {"LICENSE", "CHANGELOG.md", "README.md"} <= in_sdist
     with zipfile.ZipFile(built.wheel) as archive:
         in_wheel = set(archive.namelist())
     assert relative <= in_wheel, relative - in_wheel
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in in_wheel), "the license text"
