@@ -713,7 +713,7 @@ def parse_allowed_hosts(value: object) -> tuple[str, ...] | None:
     return tuple(hosts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuthRecord:
     """The metadata of one auth: everything but the secret, as the index keeps it."""
 

@@ -25,7 +25,7 @@ class AccessToken:
     expires_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResolvedCredential:
     """What to put on an outbound request, and where it may go. `repr()` hides the values."""
 

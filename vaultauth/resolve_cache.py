@@ -40,7 +40,9 @@ class ResolveCache:
         self._entries: OrderedDict[tuple[str, int], tuple[float, ResolvedCredential]] = (
             OrderedDict()
         )
-        self._versions: dict[str, set[int]] = {}  # path -> cached versions, for evict()
+        # path -> its cached versions, for evict(): almost always one, and a tuple of one is a
+        # fifth of the size of a set of one.
+        self._versions: dict[str, tuple[int, ...]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -77,14 +79,16 @@ class ResolveCache:
         with self._lock:
             self._entries[(path, version)] = (self._clock() + keep, credential)
             self._entries.move_to_end((path, version))
-            self._versions.setdefault(path, set()).add(version)
+            versions = self._versions.get(path, ())
+            if version not in versions:
+                self._versions[path] = (*versions, version)
             while len(self._entries) > self._max_entries:
                 self._drop(next(iter(self._entries)))
 
     def evict(self, path: str) -> None:
         """Drop every version of `path` (after an update or delete through this replica)."""
         with self._lock:
-            for version in list(self._versions.get(path, ())):
+            for version in self._versions.get(path, ()):
                 self._drop((path, version))
 
     def clear(self) -> None:
@@ -94,7 +98,9 @@ class ResolveCache:
 
     def _drop(self, key: tuple[str, int]) -> None:
         del self._entries[key]
-        versions = self._versions[key[0]]
-        versions.discard(key[1])
-        if not versions:
-            del self._versions[key[0]]
+        path, version = key
+        remaining = tuple(v for v in self._versions[path] if v != version)
+        if remaining:
+            self._versions[path] = remaining
+        else:
+            del self._versions[path]
