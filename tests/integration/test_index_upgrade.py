@@ -4,11 +4,13 @@ feed's triggers are in place after every migration."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from vaultauth.index.migrate import head_revision, upgrade
+from vaultauth.index.migrate import HEAD_REVISION, head_revision, upgrade
 from vaultauth.index.sql import SqlMetadataIndex, create_index_engine
 from vaultauth.models import AuthType, Header
 
@@ -68,3 +70,27 @@ def test_an_index_of_the_previous_release_upgrades_in_place(index_url: str) -> N
                 assert {"auth_records_announced", "api_keys_announced"} <= set(triggers)
     finally:
         engine.dispose()
+
+
+def test_the_head_known_without_alembic_is_alembics_head() -> None:
+    assert HEAD_REVISION == head_revision()
+
+
+def test_an_index_at_head_is_served_without_loading_alembic(index_url: str) -> None:
+    engine = create_index_engine(index_url, pool_size=2)
+    try:
+        assert upgrade(engine) == HEAD_REVISION
+    finally:
+        engine.dispose()
+    program = (
+        "import sys\n"
+        "from vaultauth.index.migrate import upgrade\n"
+        "from vaultauth.index.sql import create_index_engine\n"
+        f"engine = create_index_engine({index_url!r}, pool_size=1)\n"
+        "print(upgrade(engine), sorted({m.split('.')[0] for m in sys.modules} & {'alembic'}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [HEAD_REVISION, "[]"]
