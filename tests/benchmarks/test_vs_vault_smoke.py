@@ -1,4 +1,5 @@
-"""benchmarks/vs_vault.py --quick runs end to end: every test answers, every figure is printed.
+"""benchmarks/vs_vault.py --quick runs end to end: every test answers, every figure is printed;
+and benchmarks/client_overhead.py runs and prints a row for each client.
 
 It fails (never skips) when wrk is missing and cannot be installed: the script then exits 2.
 With VAULTAUTH_TEST_INDEX=postgres the facades run on PostgreSQL, like the rest of the suite.
@@ -65,3 +66,18 @@ def test_quick_run_succeeds_and_prints_every_row() -> None:
             f"no ratio line {ratio!r}:\n{result.stdout}"
         )
     assert "every request succeeded" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_client_overhead_benchmark_runs_and_prints_each_client() -> None:
+    script = SCRIPT.with_name("client_overhead.py")
+    result = subprocess.run(
+        [sys.executable, str(script), "--requests", "300"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for client in ("httpx.Client", "httpx.AsyncClient", "requests (the auth call)"):
+        assert any(line.strip().startswith(client) for line in result.stdout.splitlines()), client
