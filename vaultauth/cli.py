@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -302,16 +303,7 @@ def policies_facade(mount: MountOption = None, prefix: PrefixOption = None) -> N
     """Print the facade's policy for its mount and prefix."""
     from vaultauth.policies import render_facade
 
-    try:
-        settings = Settings()
-        typer.echo(
-            render_facade(
-                mount=mount or settings.vault_mount, prefix=prefix or settings.vault_prefix
-            ),
-            nl=False,
-        )
-    except VaultauthError as exc:
-        raise _fail(exc) from None
+    _print_policy(render_facade, mount, prefix)
 
 
 @policies_app.command("reconcile")
@@ -319,12 +311,15 @@ def policies_reconcile(mount: MountOption = None, prefix: PrefixOption = None) -
     """Print the policy `vaultauth reconcile` runs under (listing, metadata, repairs)."""
     from vaultauth.policies import render_reconcile
 
+    _print_policy(render_reconcile, mount, prefix)
+
+
+def _print_policy(render: Callable[..., str], mount: str | None, prefix: str | None) -> None:
+    """`render(mount=, prefix=)` on stdout; the mount and prefix default to the settings'."""
     try:
         settings = Settings()
         typer.echo(
-            render_reconcile(
-                mount=mount or settings.vault_mount, prefix=prefix or settings.vault_prefix
-            ),
+            render(mount=mount or settings.vault_mount, prefix=prefix or settings.vault_prefix),
             nl=False,
         )
     except VaultauthError as exc:

@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message, Scope
 
+from tests.support.capture import on_vaultauth_loggers
 from tests.support.kv import KvReader
 from tests.support.live import serve_in_thread
 from vaultauth.api import create_app, fastpath
@@ -303,15 +304,8 @@ class _AccessLog(logging.Handler):
 @pytest.fixture
 def access_log() -> Iterator[_AccessLog]:
     handler = _AccessLog()
-    logger = logging.getLogger("vaultauth")
-    old_level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with on_vaultauth_loggers(handler):
         yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
 
 
 def _hang_up_mid_body(base_url: str, request: bytes) -> None:

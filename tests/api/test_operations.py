@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.support.capture import on_vaultauth_loggers
 from tests.support.processes import free_port
 from vaultauth.api import create_app
 from vaultauth.logs import JsonFormatter
@@ -28,15 +29,8 @@ def json_log() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("vaultauth")
-    old_level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with on_vaultauth_loggers(handler):
         yield stream
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
 
 
 def test_healthz_and_readyz_answer_without_a_key(app_client: TestClient) -> None:

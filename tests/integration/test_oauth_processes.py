@@ -16,7 +16,6 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,13 @@ import pytest
 from pydantic import SecretStr
 
 from tests.conftest import postgres_schema
-from tests.support.facade import Facade, running_facade, settings_env, start_facade
+from tests.support.facade import (
+    Facade,
+    running_facade,
+    settings_env,
+    start_facade,
+    two_running_facades,
+)
 from tests.support.oauth import TokenServer, run_token_server
 from tests.support.processes import stop_process, wait_until
 from vaultauth.admin import create_key
@@ -97,15 +102,8 @@ def pg_settings(settings: Settings) -> Iterator[Settings]:
 
 @pytest.fixture
 def two_replicas(pg_settings: Settings, tmp_path: Path) -> Iterator[tuple[Facade, Facade]]:
-    env = _env(pg_settings, tmp_path)
-    with ThreadPoolExecutor(2) as pool:
-        starting = [pool.submit(start_facade, env, tmp_path, f"replica-{n}") for n in (1, 2)]
-        facades = [future.result() for future in starting]
-    try:
-        yield facades[0], facades[1]
-    finally:
-        for facade in facades:
-            stop_process(facade.process)
+    with two_running_facades(_env(pg_settings, tmp_path), tmp_path, "replica") as facades:
+        yield facades
 
 
 def test_fifty_resolves_on_each_of_two_replicas_make_one_token_request(

@@ -16,8 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from tests.conftest import postgres_schema
-from tests.support.facade import Facade, run_cli, settings_env, start_facade
-from tests.support.processes import stop_process
+from tests.support.facade import Facade, run_cli, settings_env, two_running_facades
 from vaultauth.admin import create_key
 from vaultauth.ids import secret_path
 from vaultauth.keys import Scope
@@ -37,15 +36,8 @@ def pg_settings(settings: Settings) -> Iterator[Settings]:
 
 @pytest.fixture
 def two_facades(pg_settings: Settings, tmp_path: Path) -> Iterator[tuple[Facade, Facade]]:
-    env = settings_env(pg_settings, tmp_path)
-    with ThreadPoolExecutor(2) as pool:
-        starting = [pool.submit(start_facade, env, tmp_path, f"facade-{n}") for n in (1, 2)]
-        facades = [future.result() for future in starting]
-    try:
-        yield facades[0], facades[1]
-    finally:
-        for facade in facades:
-            stop_process(facade.process)
+    with two_running_facades(settings_env(pg_settings, tmp_path), tmp_path, "facade") as facades:
+        yield facades
 
 
 def test_concurrent_patches_from_two_processes_lose_no_update(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,20 @@ def every_log(caplog: pytest.LogCaptureFixture) -> Iterator[Everything]:
         for logger, level in saved:
             logger.setLevel(level)
             logger.removeHandler(handler)
+
+
+@contextmanager
+def on_vaultauth_loggers(handler: logging.Handler) -> Iterator[None]:
+    """`handler` on the `vaultauth` loggers at INFO for the block; the level is put back after."""
+    logger = logging.getLogger("vaultauth")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
 
 
 def index_bytes(settings: Settings) -> bytes:

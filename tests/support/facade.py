@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,3 +107,18 @@ def running_facade(
         yield facade
     finally:
         stop_process(facade.process)
+
+
+@contextmanager
+def two_running_facades(
+    env: dict[str, str], workdir: Path, name: str = "facade"
+) -> Iterator[tuple[Facade, Facade]]:
+    """Two facade processes of one configuration (`<name>-1`, `<name>-2`), started together."""
+    with ThreadPoolExecutor(2) as pool:
+        starting = [pool.submit(start_facade, env, workdir, f"{name}-{n}") for n in (1, 2)]
+        facades = [future.result() for future in starting]
+    try:
+        yield facades[0], facades[1]
+    finally:
+        for facade in facades:
+            stop_process(facade.process)

@@ -271,30 +271,29 @@ class VaultKV:
         )
 
     async def version_info(self, path: str) -> SecretVersionInfo | None:
-        """GET <mount>/metadata/<path>."""
-        answer = await self._with_failover(
-            lambda node: self._call(node, "GET", f"metadata/{path}", missing_ok=True)
-        )
-        if answer.status == 404:
+        """GET <mount>/metadata/<path>: the current version and when it was written."""
+        answer = await self._metadata_answer(path)
+        if answer is None:
             return None
         return _payload(
             answer,
             lambda doc: SecretVersionInfo(
                 current_version=int(doc["data"]["current_version"]),
-                updated_at=datetime.fromisoformat(
-                    doc["data"]["updated_time"].replace("Z", "+00:00")
-                ),
+                updated_at=_moment(doc["data"]["updated_time"]),
             ),
         )
 
     async def metadata(self, path: str) -> SecretMetadata | None:
         """GET <mount>/metadata/<path>: every version's number, date and state."""
+        answer = await self._metadata_answer(path)
+        return None if answer is None else _payload(answer, _metadata_of)
+
+    async def _metadata_answer(self, path: str) -> _Answer | None:
+        """Vault's answer to GET <mount>/metadata/<path>; None when the path has none."""
         answer = await self._with_failover(
             lambda node: self._call(node, "GET", f"metadata/{path}", missing_ok=True)
         )
-        if answer.status == 404:
-            return None
-        return _payload(answer, _metadata_of)
+        return None if answer.status == 404 else answer
 
     async def set_max_versions(self, path: str, max_versions: int) -> None:
         """POST <mount>/metadata/<path> with max_versions alone (the other settings are kept:
