@@ -60,13 +60,13 @@ def client(
 ) -> Iterator[Client]:
     """On "router" the key is never cached, so the fast path always hands the call on."""
     answers: list[int] = []
-    render = FastPath._json
+    send_json = fastpath._send_json
 
-    def counted(content: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    async def counted(send: Any, content: dict[str, Any], headers: Any) -> None:
         answers.append(1)
-        return render(content, headers)
+        await send_json(send, content, headers)
 
-    monkeypatch.setattr(FastPath, "_json", staticmethod(counted))
+    monkeypatch.setattr(fastpath, "_send_json", counted)
     record_response = fastpath.record_response
 
     def counted_record(*args: Any, **kwargs: Any) -> Any:
@@ -135,6 +135,40 @@ def test_head_answers_as_get_without_a_body(client: Client, path: str) -> None:
     assert int(head.headers["content-length"]) == len(get.content)
     if path == ITEM:  # the one GET the fast path serves, from its cached record
         assert client.fast_answers - fast_before == (1 if client.path == "fast path" else 0)
+
+
+# -- resolve: the same bytes on either path -------------------------------------------------
+
+
+def test_a_resolve_answers_the_same_bytes_and_headers_on_either_path(client: Client) -> None:
+    """The fast path renders resolve's answer itself; it must be what the router's
+    JSONResponse renders: compact UTF-8 JSON, escapes included, and the same headers."""
+    tricky = 'a "quoted" \\back\\slash\tand/tab <&>'
+    created = client.http.post(
+        BASE,
+        json={
+            "authType": "API_KEY",
+            "apiKey": {"key": "X-Key", "value": tricky, "position": "query"},
+            "headers": [{"key": "X-Plain", "value": tricky}],
+        },
+    )
+    assert created.status_code == 200, created.text
+    item = f"{BASE}/{created.json()['authId']}"
+    assert client.http.get(item).status_code == 200  # the record is cached from here on
+    fast_before = client.fast_answers
+    response = client.http.post(f"{item}/resolve")
+    assert response.status_code == 200, response.text
+    assert client.fast_answers - fast_before == (1 if client.path == "fast path" else 0)
+    body = response.json()
+    assert body["query"] == {"X-Key": tricky}
+    assert body["headers"] == {"X-Plain": tricky}
+    starlette_rendering = json.dumps(
+        body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode()
+    assert response.content == starlette_rendering
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["content-length"] == str(len(starlette_rendering))
 
 
 def test_head_of_a_missing_record_is_a_bodiless_404(client: Client) -> None:

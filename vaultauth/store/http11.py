@@ -11,8 +11,8 @@ It does only what talking to Vault needs:
   min), so a request never meets a connection the server is closing;
 - Content-Length and chunked answers (httptools), `Connection: close`, TLS with a given context;
 - redirects (Vault standbys answer 307 to the active node), at most MAX_REDIRECTS;
-- one deadline for the whole call; a connection that times out, fails or is cancelled mid-call
-  is closed, never reused.
+- one deadline for the whole call (waiting for a pooled connection, connecting, every
+  redirect); a connection that times out, fails or is cancelled mid-call is closed, never reused.
 
 No request is ever sent twice: a failure is reported (ConnectionFailed, CallTimedOut) and the
 caller decides, as the Vault adapter does with check-and-set.
@@ -103,18 +103,31 @@ class _Connection(asyncio.Protocol):
 
     # --- used by the client ----------------------------------------------------------------
 
-    async def exchange(self, request: bytes) -> Reply:
+    async def exchange(self, request: bytes, deadline: float) -> Reply:
+        """Send `request` and wait for its answer until `deadline` (the loop's clock)."""
         assert self.transport is not None
         self._body = []
         self._headers = {}
-        self._answer = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Reply] = loop.create_future()
+        self._answer = answer
+        # A timer on the loop rather than asyncio.timeout(): this is paid on every Vault call,
+        # and the timer costs a fraction of a timeout context's task bookkeeping.
+        timer = loop.call_at(deadline, self._time_out)
         self.transport.write(request)
-        return await self._answer
+        try:
+            return await answer
+        finally:
+            timer.cancel()
 
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+    def _time_out(self) -> None:
+        self._fail(CallTimedOut("Vault did not answer in time"))
+        self.close()
 
     def _fail(self, error: Exception) -> None:
         answer, self._answer = self._answer, None
@@ -158,20 +171,19 @@ class HttpClient:
         body: bytes | None = None,
         timeout: float | None = None,
     ) -> Reply:
-        """Send one request (following redirects) and read its whole answer."""
-        try:
-            async with asyncio.timeout(timeout if timeout is not None else self._timeout):
-                for _ in range(MAX_REDIRECTS + 1):
-                    reply = await self._send(method, url, headers or {}, body)
-                    location = reply.headers.get("location")
-                    if reply.status not in _REDIRECTS or not location:
-                        return reply
-                    url = _resolve(url, location)
-                    if reply.status == 303:
-                        method, body = "GET", None
-                raise TooManyRedirects("Vault redirected too many times")
-        except TimeoutError:
-            raise CallTimedOut("Vault did not answer in time") from None
+        """Send one request (following redirects) and read its whole answer, all within
+        `timeout` seconds (the client's timeout by default)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (timeout if timeout is not None else self._timeout)
+        for _ in range(MAX_REDIRECTS + 1):
+            reply = await self._send(method, url, headers or {}, body, deadline)
+            location = reply.headers.get("location")
+            if reply.status not in _REDIRECTS or not location:
+                return reply
+            url = _resolve(url, location)
+            if reply.status == 303:
+                method, body = "GET", None
+        raise TooManyRedirects("Vault redirected too many times")
 
     async def close(self) -> None:
         for origin in self._origins.values():
@@ -180,7 +192,7 @@ class HttpClient:
         await asyncio.sleep(0)  # transports finish closing on the loop's next turn
 
     async def _send(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None, deadline: float
     ) -> Reply:
         base, slash, rest = url.partition("://")[2].partition("/")
         origin = self._origins.get(url[: url.index("://") + 3 + len(base)])
@@ -195,11 +207,12 @@ class HttpClient:
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
-        async with origin.slots:
-            connection = await self._connection(origin)
+        await _acquire(origin.slots, deadline)
+        try:
+            connection = await self._connection(origin, deadline)
             done = False
             try:
-                reply = await connection.exchange(request)
+                reply = await connection.exchange(request, deadline)
                 done = True
                 return reply
             finally:
@@ -208,6 +221,8 @@ class HttpClient:
                     origin.idle.append(connection)
                 else:
                     connection.close()  # failed, timed out or cancelled mid-call
+        finally:
+            origin.slots.release()
 
     def _origin(self, url: str) -> _Origin:
         parts = urlsplit(url)
@@ -218,7 +233,7 @@ class HttpClient:
         self._origins[f"{parts.scheme}://{parts.netloc}"] = origin
         return origin
 
-    async def _connection(self, origin: _Origin) -> _Connection:
+    async def _connection(self, origin: _Origin, deadline: float) -> _Connection:
         now = time.monotonic()
         while origin.idle:
             connection = origin.idle.pop()  # the most recently used first
@@ -228,7 +243,7 @@ class HttpClient:
         loop = asyncio.get_running_loop()
         tls = self._ssl if origin.scheme == "https" else None
         try:
-            async with asyncio.timeout(self._connect_timeout):
+            async with asyncio.timeout_at(min(deadline, loop.time() + self._connect_timeout)):
                 _transport, connection = await loop.create_connection(
                     _Connection,
                     origin.host,
@@ -236,9 +251,25 @@ class HttpClient:
                     ssl=tls,
                     server_hostname=origin.host if tls is not None else None,
                 )
-        except (OSError, ssl.SSLError, TimeoutError) as exc:
+        except TimeoutError:
+            if loop.time() >= deadline:
+                raise CallTimedOut("Vault did not answer in time") from None
+            raise ConnectionFailed("cannot connect to Vault (TimeoutError)") from None
+        except (OSError, ssl.SSLError) as exc:
             raise ConnectionFailed(f"cannot connect to Vault ({type(exc).__name__})") from None
         return connection
+
+
+async def _acquire(slots: asyncio.Semaphore, deadline: float) -> None:
+    """A pool slot, waiting for one no later than `deadline`."""
+    if not slots.locked():
+        await slots.acquire()  # free: taken at once, without a timeout's cost
+        return
+    try:
+        async with asyncio.timeout_at(deadline):
+            await slots.acquire()
+    except TimeoutError:
+        raise CallTimedOut("Vault did not answer in time") from None
 
 
 def _resolve(base: str, location: str) -> str:
