@@ -11,6 +11,7 @@ import itertools
 import logging
 import os
 import re
+import time
 import traceback
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -69,16 +70,14 @@ class JsonFormatter(logging.Formatter):
         return f"{self._second_text}.{int((created - second) * 1000):03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "ts": self._timestamp(record.created),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": REQUEST_ID.get(),
-        }
         fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            line.update(fields)
+        line = self.line(
+            record.created,
+            record.levelname.lower(),
+            record.name,
+            record.getMessage(),
+            fields if isinstance(fields, dict) else None,
+        )
         if record.exc_info and record.exc_info[0] is not None:
             exc_type, _exc, tb = record.exc_info
             line["exc_type"] = exc_type.__name__
@@ -87,6 +86,81 @@ class JsonFormatter(logging.Formatter):
                 for frame in traceback.extract_tb(tb)
             ]
         return _encode_line(line)
+
+    def line(
+        self,
+        created: float,
+        level: str,
+        logger: str,
+        message: str,
+        fields: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """The object of one line (the fields after the five every line has)."""
+        line: dict[str, Any] = {
+            "ts": self._timestamp(created),
+            "level": level,
+            "logger": logger,
+            "message": message,
+            "request_id": REQUEST_ID.get(),
+        }
+        if fields:
+            line.update(fields)
+        return line
+
+
+class JsonLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The facade's handler: JSON lines (JsonFormatter) to a stream, stderr by default. It can
+    also write an event without a LogRecord (`write_event`, used by `log_event`)."""
+
+    def write_event(self, logger: str, message: str, fields: dict[str, Any]) -> None:
+        formatter = self.formatter
+        assert isinstance(formatter, JsonFormatter)
+        text = _encode_line(formatter.line(time.time(), "info", logger, message, fields))
+        try:
+            with self.lock:  # type: ignore[union-attr]
+                self.stream.write(text + self.terminator)
+                self.stream.flush()
+        except Exception:
+            self.handleError(logging.makeLogRecord({"name": logger, "msg": message}))
+
+
+def log_event(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
+    """`logger.info(message, extra={"fields": fields})`, the line every request writes (two per
+    API call: access and audit).
+
+    In the facade's own configuration the record would meet nothing but one JsonLineHandler:
+    then the line is written to it directly, the same line for a third of the CPU (a LogRecord
+    and logging's dispatch cost about as much as a cached resolve's other work; see
+    docs/benchmarks.md). Any other configuration (more handlers, filters, another formatter,
+    a test's capture handler) gets the LogRecord, through logging as usual.
+    """
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    handler = _only_json_handler(logger)
+    if handler is None:
+        logger.info(message, extra={"fields": fields})
+    else:
+        handler.write_event(logger.name, message, fields)
+
+
+def _only_json_handler(logger: logging.Logger) -> JsonLineHandler | None:
+    """The JsonLineHandler that alone would handle `logger`'s INFO records, if there is one:
+    the logger has no handler nor filter and propagates to a parent with exactly that handler,
+    which filters nothing and formats with JsonFormatter."""
+    parent = logger.parent
+    if logger.handlers or logger.filters or not logger.propagate or parent is None:
+        return None
+    if parent.filters or parent.propagate or len(parent.handlers) != 1:
+        return None
+    handler = parent.handlers[0]
+    if (
+        type(handler) is not JsonLineHandler
+        or handler.filters
+        or handler.level > logging.INFO
+        or type(handler.formatter) is not JsonFormatter
+    ):
+        return None
+    return handler
 
 
 def skip_unused_record_fields() -> None:
@@ -112,7 +186,7 @@ def logging_config(level: str = "info") -> dict[str, Any]:
         "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {
             "stderr": {
-                "class": "logging.StreamHandler",
+                "()": JsonLineHandler,
                 "formatter": "json",
                 "stream": "ext://sys.stderr",
             }

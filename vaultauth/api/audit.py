@@ -20,7 +20,7 @@ from typing import Any
 from starlette.types import Scope
 
 from vaultauth.ids import ID_PATTERN
-from vaultauth.logs import REQUEST_ID
+from vaultauth.logs import REQUEST_ID, log_event
 
 audit_log = logging.getLogger("vaultauth.audit")
 
@@ -63,19 +63,18 @@ def write_line(entry: AuditEntry, scope: Scope, status: int) -> None:
     route = scope.get("route")
     name = getattr(route, "name", None)
     params = scope.get("path_params") or {}
-    audit_log.info(
+    log_event(
+        audit_log,
         "api call",
-        extra={
-            "fields": {
-                "request_id": REQUEST_ID.get(),
-                "key_id": entry.key_id,
-                "tenant": entry.tenant,
-                "operation": name.removesuffix("_auth") if isinstance(name, str) else None,
-                "integrationId": _valid_id(params.get("integrationId")),
-                "authId": _valid_id(params.get("authId") or entry.created_auth_id),
-                "status": status,
-                "error": _error_code(entry.error_body) if status >= 400 else None,
-            }
+        {
+            "request_id": REQUEST_ID.get(),
+            "key_id": entry.key_id,
+            "tenant": entry.tenant,
+            "operation": name.removesuffix("_auth") if isinstance(name, str) else None,
+            "integrationId": _valid_id(params.get("integrationId")),
+            "authId": _valid_id(params.get("authId") or entry.created_auth_id),
+            "status": status,
+            "error": _error_code(entry.error_body) if status >= 400 else None,
         },
     )
 

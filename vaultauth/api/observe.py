@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaultauth.api.audit import keep_error_body, start_entry, write_line
 from vaultauth.api.errors import error_response
-from vaultauth.logs import REQUEST_ID, request_id_from
+from vaultauth.logs import REQUEST_ID, log_event, request_id_from
 from vaultauth.metrics import Metrics
 
 access_log = logging.getLogger("vaultauth.access")
@@ -110,15 +110,14 @@ class RequestObserver:
             route = route_template(scope)
             method = method_label(scope)
             self.metrics.observe_request(route, method, status, seconds)
-            access_log.info(
+            log_event(
+                access_log,
                 "request",
-                extra={
-                    "fields": {
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 2),
-                    }
+                {
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
                 },
             )
             if audit is not None:
