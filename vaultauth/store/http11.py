@@ -59,6 +59,7 @@ class _Connection(asyncio.Protocol):
     """One connection; one request at a time."""
 
     def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()  # made by the loop's create_connection
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -108,12 +109,11 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         self._body = []
         self._headers = {}
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[Reply] = loop.create_future()
+        answer: asyncio.Future[Reply] = self._loop.create_future()
         self._answer = answer
         # A timer on the loop rather than asyncio.timeout(): this is paid on every Vault call,
         # and the timer costs a fraction of a timeout context's task bookkeeping.
-        timer = loop.call_at(deadline, self._time_out)
+        timer = self._loop.call_at(deadline, self._time_out)
         self.transport.write(request)
         try:
             return await answer

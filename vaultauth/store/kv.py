@@ -350,8 +350,9 @@ class VaultKV:
 
     async def _read_once(self, path: str, version: int | None) -> dict[str, Any] | None:
         query = f"?version={version}" if version is not None else ""
+        endpoint = f"data/{path}{query}"
         answer = await self._with_failover(
-            lambda node: self._call(node, "GET", f"data/{path}{query}", missing_ok=True)
+            lambda node: self._call(node, "GET", endpoint, missing_ok=True)
         )
         if answer.status == 404:
             return None
