@@ -64,9 +64,6 @@ class AuthType(StrEnum):
     def parse(cls, value: object) -> AuthType:
         """Accept any casing (the published pages show both `api_key` and `API_KEY`)."""
         if isinstance(value, str):
-            known = cls._value2member_map_.get(value)  # stored documents: already canonical
-            if known is not None:
-                return known  # type: ignore[return-value]
             try:
                 return cls(value.strip().upper())
             except ValueError:
