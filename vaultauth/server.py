@@ -31,6 +31,7 @@ def app_from_environment() -> FastAPI:
 def run_server(settings: Settings, *, host: str, port: int) -> None:
     import uvicorn
 
+    from vaultauth.api.http_protocol import OneWriteHttpToolsProtocol
     from vaultauth.logs import logging_config, skip_unused_record_fields
 
     skip_unused_record_fields()
@@ -44,6 +45,7 @@ def run_server(settings: Settings, *, host: str, port: int) -> None:
         # only when the connection is from one of these proxies.
         "proxy_headers": True,
         "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "http": OneWriteHttpToolsProtocol,  # uvicorn's httptools, an answer in one write
     }
     if settings.workers == 1:
         from vaultauth.api import create_app

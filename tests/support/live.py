@@ -4,6 +4,7 @@ injectable transport, without a socket)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -11,13 +12,14 @@ from contextlib import contextmanager
 
 import httpx
 import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.types import ASGIApp
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI) -> Iterator[str]:
-    """Run `app` (with its lifespan) until the block ends; yield its base URL.
+def serve_in_thread(app: ASGIApp, *, http: type[asyncio.Protocol] | str = "h11") -> Iterator[str]:
+    """Run `app` (with its lifespan) until the block ends; yield its base URL. `http` is
+    uvicorn's protocol (`vaultauth serve` uses OneWriteHttpToolsProtocol).
 
     uvicorn binds the port itself (port 0: the OS picks one): handed a ready-made socket, its
     connections go without TCP_NODELAY and every keep-alive answer waits ~40 ms for an ACK.
@@ -29,7 +31,7 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
         log_config=None,
         access_log=False,
         ws="none",
-        http="h11",
+        http=http,
         lifespan="on",
     )
     server = uvicorn.Server(config)

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaultauth.api.audit import keep_error_body, start_entry, write_line
 from vaultauth.api.errors import error_response
+from vaultauth.api.http_protocol import RESPONSE_WRITER, HeldHeadTransport
 from vaultauth.logs import REQUEST_ID, log_event, request_id_from
 from vaultauth.metrics import Metrics
 
@@ -67,6 +68,8 @@ class RequestObserver:
         response_started = False
         audit = start_entry(scope)
         client_gone = False
+        # Served by OneWriteHttpToolsProtocol: the answer's head leaves with its body.
+        writer: HeldHeadTransport | None = scope.get(RESPONSE_WRITER)
 
         async def receive_watched() -> Message:
             nonlocal client_gone
@@ -81,6 +84,8 @@ class RequestObserver:
                 status = int(message["status"])
                 response_started = True
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                if writer is not None:
+                    writer.hold_next_write()
             elif audit is not None and status >= 400 and message["type"] == "http.response.body":
                 keep_error_body(audit, message.get("body", b""))
             await send(message)
@@ -106,6 +111,8 @@ class RequestObserver:
             if client_gone and not response_started:
                 status = CLIENT_CLOSED_REQUEST  # no answer was due: the client hung up first
         finally:
+            if writer is not None:
+                writer.release()
             seconds = time.perf_counter() - started
             route = route_template(scope)
             method = method_label(scope)
