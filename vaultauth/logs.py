@@ -13,6 +13,7 @@ import os
 import re
 import time
 import traceback
+from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -113,14 +114,23 @@ class JsonLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     also write an event without a LogRecord (`write_event`, used by `log_event`)."""
 
     def write_event(self, logger: str, message: str, fields: dict[str, Any]) -> None:
+        self.write_events([(logger, message, fields)])
+
+    def write_events(self, events: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        """INFO lines of (logger name, message, fields), written and flushed together."""
         formatter = self.formatter
         assert isinstance(formatter, JsonFormatter)
-        text = _encode_line(formatter.line(time.time(), "info", logger, message, fields))
+        now = time.time()
+        text = "".join(
+            _encode_line(formatter.line(now, "info", logger, message, fields)) + self.terminator
+            for logger, message, fields in events
+        )
         try:
             with self.lock:  # type: ignore[union-attr]
-                self.stream.write(text + self.terminator)
+                self.stream.write(text)
                 self.stream.flush()
         except Exception:
+            logger, message, _fields = events[0]
             self.handleError(logging.makeLogRecord({"name": logger, "msg": message}))
 
 
@@ -141,6 +151,20 @@ def log_event(logger: logging.Logger, message: str, fields: dict[str, Any]) -> N
         logger.info(message, extra={"fields": fields})
     else:
         handler.write_event(logger.name, message, fields)
+
+
+def log_events(events: Sequence[tuple[logging.Logger, str, dict[str, Any]]]) -> None:
+    """`log_event` for each (logger, message, fields), in order. When the lines would all be
+    written to the same JsonLineHandler, they are written together: a request's access and
+    audit lines cost one write and one flush, not two."""
+    enabled = [event for event in events if event[0].isEnabledFor(logging.INFO)]
+    handlers = {_only_json_handler(logger) for logger, _message, _fields in enabled}
+    handler = handlers.pop() if len(handlers) == 1 else None
+    if handler is None:
+        for logger, message, fields in enabled:
+            log_event(logger, message, fields)
+        return
+    handler.write_events([(logger.name, message, fields) for logger, message, fields in enabled])
 
 
 def _only_json_handler(logger: logging.Logger) -> JsonLineHandler | None:

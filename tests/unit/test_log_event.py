@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from vaultauth.logs import REQUEST_ID, JsonFormatter, JsonLineHandler, log_event
+from vaultauth.logs import REQUEST_ID, JsonFormatter, JsonLineHandler, log_event, log_events
 
 FIELDS = {"method": "POST", "route": "/v1/x/{id}", "status": 200, "duration_ms": 1.5}
 
@@ -108,3 +108,58 @@ def test_nothing_is_written_below_the_level(
     child.setLevel(logging.WARNING)
     log_event(child, "request", FIELDS)
     assert stream.getvalue() == ""
+
+
+class CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+AUDIT = {"operation": "resolve", "status": 200}
+
+
+def test_a_requests_lines_are_written_together(family: Callable[[], Family]) -> None:
+    parent, child, handler, _stream = family()
+    audit = logging.getLogger(f"{parent.name}.audit")
+    counting = CountingStream()
+    handler.setStream(counting)
+    log_events([(child, "request", FIELDS), (audit, "api call", AUDIT)])
+    assert counting.flushes == 1
+    access_line, audit_line = lines(counting)
+    assert (access_line["logger"], access_line["status"]) == (child.name, 200)
+    assert (audit_line["logger"], audit_line["operation"]) == (audit.name, "resolve")
+    # The same lines log_event writes one by one.
+    log_event(child, "request", FIELDS)
+    log_event(audit, "api call", AUDIT)
+    assert [without_ts(line) for line in lines(counting)[2:]] == [
+        without_ts(access_line),
+        without_ts(audit_line),
+    ]
+
+
+def test_lines_bound_elsewhere_go_one_by_one(family: Callable[[], Family]) -> None:
+    parent, child, _handler, stream = family()
+    audit = logging.getLogger(f"{parent.name}.audit")
+    seen: list[logging.LogRecord] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    audit.addHandler(Capture())
+    log_events([(child, "request", FIELDS), (audit, "api call", AUDIT)])
+    assert [record.getMessage() for record in seen] == ["api call"]
+    assert [line["message"] for line in lines(stream)] == ["request", "api call"]
+
+
+def test_a_disabled_logger_writes_nothing_of_the_pair(family: Callable[[], Family]) -> None:
+    parent, child, _handler, stream = family()
+    audit = logging.getLogger(f"{parent.name}.audit")
+    audit.setLevel(logging.WARNING)
+    log_events([(child, "request", FIELDS), (audit, "api call", AUDIT)])
+    assert [line["message"] for line in lines(stream)] == ["request"]

@@ -20,7 +20,7 @@ from typing import Any
 from starlette.types import Scope
 
 from vaultauth.ids import ID_PATTERN
-from vaultauth.logs import REQUEST_ID, log_event
+from vaultauth.logs import REQUEST_ID
 
 audit_log = logging.getLogger("vaultauth.audit")
 
@@ -59,11 +59,14 @@ def keep_error_body(entry: AuditEntry, chunk: bytes) -> None:
         entry.error_body += chunk[: _ERROR_BODY_LIMIT - len(entry.error_body)]
 
 
-def write_line(entry: AuditEntry, scope: Scope, status: int) -> None:
+def audit_event(
+    entry: AuditEntry, scope: Scope, status: int
+) -> tuple[logging.Logger, str, dict[str, Any]]:
+    """The call's audit line, as `log_event`'s (logger, message, fields)."""
     route = scope.get("route")
     name = getattr(route, "name", None)
     params = scope.get("path_params") or {}
-    log_event(
+    return (
         audit_log,
         "api call",
         {

@@ -13,10 +13,10 @@ import time
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vaultauth.api.audit import keep_error_body, start_entry, write_line
+from vaultauth.api.audit import audit_event, keep_error_body, start_entry
 from vaultauth.api.errors import error_response
 from vaultauth.api.http_protocol import RESPONSE_WRITER, HeldHeadTransport
-from vaultauth.logs import REQUEST_ID, log_event, request_id_from
+from vaultauth.logs import REQUEST_ID, log_event, log_events, request_id_from
 from vaultauth.metrics import Metrics
 
 access_log = logging.getLogger("vaultauth.access")
@@ -117,16 +117,14 @@ class RequestObserver:
             route = route_template(scope)
             method = method_label(scope)
             self.metrics.observe_request(route, method, status, seconds)
-            log_event(
-                access_log,
-                "request",
-                {
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                },
-            )
-            if audit is not None:
-                write_line(audit, scope, status)
+            access = {
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+            }
+            if audit is None:
+                log_event(access_log, "request", access)
+            else:
+                log_events([(access_log, "request", access), audit_event(audit, scope, status)])
             REQUEST_ID.reset(token)
