@@ -15,10 +15,11 @@ Lua scripts that walk the seeded paths, each wrk thread from its own offset):
     create                POST .../auth, integration ids rotating    (cache-on facade)
     PATCH                 PATCH .../auth/{authId}, a new token each  (cache-on facade)
 
-Rounds are interleaved (round 1 runs every test once, then round 2, ...) so drift falls on every
-test alike; each measured run follows a warm-up run of the same test. It prints a table (req/s:
-mean over rounds; p50/p99: median over rounds; non-2xx and socket errors: totals), the ratios of
-the facade to Vault with their targets, the machine, and the facades' RSS.
+Rounds are interleaved (round 1 runs every test once, then round 2, ...), each facade test
+next to its yardstick and every other round in reverse order, so drift falls on every test and
+its yardstick alike; each measured run follows a warm-up run of the same test. It prints a
+table (req/s: mean over rounds; p50/p99: median over rounds; non-2xx and socket errors:
+totals), the ratios of the facade to Vault with their targets, the machine, and the facades' RSS.
 
 The scale part fills two fresh indexes, one with 1,000 records and one with N, inserting rows
 straight into them (SQLAlchemy Core, batches of 10,000; GET and list need no Vault documents),
@@ -29,7 +30,7 @@ interleaved rounds (p50: median over rounds). It also prints the index's query p
     .venv/bin/python benchmarks/vs_vault.py                   # both parts: 1,000 records, then
                                                               # the scale part at 1,000,000
     .venv/bin/python benchmarks/vs_vault.py --quick           # short run for CI
-    .venv/bin/python benchmarks/vs_vault.py --only throughput [--rounds 3 --seconds 8]
+    .venv/bin/python benchmarks/vs_vault.py --only throughput [--rounds 4 --seconds 8]
     .venv/bin/python benchmarks/vs_vault.py --only scale --records 200000
     options: --index sqlite|postgres, --workers N, --threads 2, --connections 16, --warmup 2
 
@@ -103,13 +104,15 @@ RAW_DOCUMENT = {
     "token": "raw-{tag}",
 }
 
+# Each facade test runs next to its yardstick: the reads beside Vault's read, create and PATCH
+# beside Vault's write (the write tests grow OpenBao's storage, which changes what its reads cost).
 TEST_ORDER = (
     "vault read",
-    "vault write",
     "resolve (cache off)",
     "resolve (cache on)",
     "GET",
     "list",
+    "vault write",
     "create",
     "PATCH",
 )
@@ -175,7 +178,7 @@ def parse_args(argv: Sequence[str] | None) -> Plan:
         action="store_true",
         help=f"--records sizes the scale part (implied above {DIRECT_SEED_ABOVE})",
     )
-    parser.add_argument("--rounds", type=int, help="default 3 (--quick: 1)")
+    parser.add_argument("--rounds", type=int, help="default 4 (--quick: 1)")
     parser.add_argument("--seconds", type=float, help="per measured run; default 8 (--quick: 1)")
     parser.add_argument("--warmup", type=float, help="before each run; default 2 (--quick: 0.5)")
     parser.add_argument("--scale-seconds", type=float, help="default 3 (--quick: 1)")
@@ -202,7 +205,7 @@ def parse_args(argv: Sequence[str] | None) -> Plan:
         only=args.only,
         records=records,
         scale_records=scale_records,
-        rounds=int(pick(args.rounds, 3, 1)),
+        rounds=int(pick(args.rounds, 4, 1)),
         seconds=whole_seconds(pick(args.seconds, 8, 1)),
         warmup=whole_seconds(pick(args.warmup, 2, 0.5)),
         scale_seconds=whole_seconds(pick(args.scale_seconds, 3, 1)),
@@ -881,6 +884,16 @@ def throughput_tests(
     tests = [
         LoadTest("vault read", bao.addr, "GET", vault_paths, vault),
         LoadTest(
+            "resolve (cache off)", cache_off.url, "POST", [g + "/resolve" for g in gets], api, ""
+        ),
+        LoadTest(
+            "resolve (cache on)", cache_on.url, "POST", [g + "/resolve" for g in gets], api, ""
+        ),
+        LoadTest("GET", cache_on.url, "GET", gets, api),
+        LoadTest(
+            "list", cache_on.url, "GET", [auth_path(i) + "?limit=50" for i in integrations], api
+        ),
+        LoadTest(
             "vault write",
             bao.addr,
             "POST",
@@ -891,16 +904,6 @@ def throughput_tests(
             vault,
             json.dumps({"data": RAW_DOCUMENT}),
             fresh_paths=True,
-        ),
-        LoadTest(
-            "resolve (cache off)", cache_off.url, "POST", [g + "/resolve" for g in gets], api, ""
-        ),
-        LoadTest(
-            "resolve (cache on)", cache_on.url, "POST", [g + "/resolve" for g in gets], api, ""
-        ),
-        LoadTest("GET", cache_on.url, "GET", gets, api),
-        LoadTest(
-            "list", cache_on.url, "GET", [auth_path(i) + "?limit=50" for i in integrations], api
         ),
         LoadTest(
             "create",
@@ -925,14 +928,17 @@ def measure_rounds(
     facades: Sequence[Facade],
     load: tuple[int, int, int],
 ) -> dict[str, Outcome]:
-    """Interleaved rounds: every test once per round, each run after a warm-up run.
+    """Interleaved rounds: every test once per round, each run after a warm-up run, in the
+    listed order in odd rounds and the reverse in even ones, so that drift during the run (the
+    machine's speed, OpenBao's growing storage) weighs on each test and its yardstick alike.
     `load` is (seconds, wrk threads, wrk connections) of a measured run."""
     seconds, threads, connections = load
     scripts = {t.name: write_lua(t, threads, connections, wrk.workdir) for t in tests}
     outcomes = {t.name: Outcome() for t in tests}
     for round_number in range(1, plan.rounds + 1):
         print(f"round {round_number}/{plan.rounds}: ", end="")
-        for position, test in enumerate(tests):
+        in_order = tests if round_number % 2 else tests[::-1]
+        for position, test in enumerate(in_order):
             print(f"{', ' if position else ''}{test.name}", end="")
             outcome = outcomes[test.name]
             if plan.warmup:
