@@ -118,3 +118,18 @@ def test_record_out_is_canonical_and_has_no_secret() -> None:
         "createdAt": "2023-11-07T05:31:56Z",
         "updatedAt": "2023-11-07T05:31:56Z",
     }
+
+
+def test_compact_json_response_sends_jsonresponses_bytes() -> None:
+    from fastapi.responses import JSONResponse
+
+    from vaultauth.api.schemas import CompactJSONResponse
+
+    body = {
+        "data": [{"label": 'Zürich ☃ \u2028 \x1f "quoted" \\', "version": 3, "headers": []}],
+        "nextCursor": None,
+        "big": 2**60,
+    }
+    compact = CompactJSONResponse(body)
+    assert compact.body == JSONResponse(body).body
+    assert compact.headers["content-type"] == "application/json"

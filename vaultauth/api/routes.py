@@ -20,6 +20,7 @@ from vaultauth.api.schemas import (
     AuthList,
     AuthOut,
     AuthUpdateBody,
+    CompactJSONResponse,
     ResolveOut,
     RollbackBody,
     VersionList,
@@ -103,7 +104,7 @@ async def list_auth(
     cursor: Annotated[str | None, Query(max_length=512, description=CURSOR_DESCRIPTION)] = None,
 ) -> Response:
     page = await service.list(principal.tenant, integrationId, limit=limit, cursor=cursor)
-    return JSONResponse(
+    return CompactJSONResponse(
         {"data": [record_body(r) for r in page.records], "nextCursor": page.next_cursor}
     )
 

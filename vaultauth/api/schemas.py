@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, to_json
 
 from vaultauth.api.openapi_schemas import create_body_schema, omitted, update_body_schema
 from vaultauth.ids import ID_PATTERN
@@ -247,6 +247,14 @@ def _oauth2_body(record: AuthRecord) -> dict[str, Any] | None:
         "audience": settings.audience,
         "clientAuth": settings.client_auth.value,
     }
+
+
+class CompactJSONResponse(JSONResponse):
+    """JSONResponse's bytes (compact UTF-8 JSON) from pydantic-core's encoder, several times
+    faster than json.dumps on a page of records."""
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content)
 
 
 def record_response(record: AuthRecord, *, if_none_match: str | None = None) -> Response:

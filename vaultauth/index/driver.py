@@ -374,7 +374,10 @@ class DriverQueries:
             revision,
             oauth2,
         ) = row
-        headers = json.loads(headers) if isinstance(headers, str) else headers
+        if headers == "[]":  # most records: spare the JSON parser
+            headers = ()
+        elif isinstance(headers, str):
+            headers = json.loads(headers)
         allowed_hosts = (
             json.loads(allowed_hosts) if isinstance(allowed_hosts, str) else allowed_hosts
         )

@@ -202,10 +202,18 @@ class SqlMetadataIndex:
         return self.driver.get(tenant, integration_id, auth_id)
 
     def list_page(
-        self, tenant: str, integration_id: str, *, limit: int, cursor: str | None
+        self,
+        tenant: str,
+        integration_id: str,
+        *,
+        limit: int,
+        cursor: str | None,
+        queries: DriverQueries | None = None,
     ) -> Page:
+        """A page of records, newest first; `queries` runs the query (default: the pool's)."""
         after = _decode_cursor(cursor) if cursor is not None else None
-        rows = self.driver.list_rows(tenant, integration_id, limit=limit + 1, after=after)
+        driver = queries if queries is not None else self.driver
+        rows = driver.list_rows(tenant, integration_id, limit=limit + 1, after=after)
         records = rows[:limit]
         next_cursor = _encode_cursor(records[-1]) if len(rows) > limit else None
         return Page(records=records, next_cursor=next_cursor)
