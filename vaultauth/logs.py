@@ -135,8 +135,8 @@ class JsonLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def log_event(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
-    """`logger.info(message, extra={"fields": fields})`, the line every request writes (two per
-    API call: access and audit).
+    """`logger.info(message, extra={"fields": fields})`, the kind of line every request writes
+    (two per API call: access and audit; `log_events` writes them together).
 
     In the facade's own configuration the record would meet nothing but one JsonLineHandler:
     then the line is written to it directly, the same line for a third of the CPU (a LogRecord
@@ -144,27 +144,30 @@ def log_event(logger: logging.Logger, message: str, fields: dict[str, Any]) -> N
     docs/benchmarks.md). Any other configuration (more handlers, filters, another formatter,
     a test's capture handler) gets the LogRecord, through logging as usual.
     """
-    if not logger.isEnabledFor(logging.INFO):
-        return
-    handler = _only_json_handler(logger)
-    if handler is None:
-        logger.info(message, extra={"fields": fields})
-    else:
-        handler.write_event(logger.name, message, fields)
+    log_events([(logger, message, fields)])
 
 
 def log_events(events: Sequence[tuple[logging.Logger, str, dict[str, Any]]]) -> None:
     """`log_event` for each (logger, message, fields), in order. When the lines would all be
     written to the same JsonLineHandler, they are written together: a request's access and
     audit lines cost one write and one flush, not two."""
-    enabled = [event for event in events if event[0].isEnabledFor(logging.INFO)]
-    handlers = {_only_json_handler(logger) for logger, _message, _fields in enabled}
-    handler = handlers.pop() if len(handlers) == 1 else None
-    if handler is None:
-        for logger, message, fields in enabled:
-            log_event(logger, message, fields)
+    enabled = [
+        (event, _only_json_handler(event[0]))
+        for event in events
+        if event[0].isEnabledFor(logging.INFO)
+    ]
+    handlers = {handler for _event, handler in enabled}
+    shared = handlers.pop() if len(handlers) == 1 else None
+    if shared is not None:
+        shared.write_events(
+            [(logger.name, message, fields) for (logger, message, fields), _ in enabled]
+        )
         return
-    handler.write_events([(logger.name, message, fields) for logger, message, fields in enabled])
+    for (logger, message, fields), handler in enabled:
+        if handler is None:
+            logger.info(message, extra={"fields": fields})
+        else:
+            handler.write_event(logger.name, message, fields)
 
 
 def _only_json_handler(logger: logging.Logger) -> JsonLineHandler | None:

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vaultauth.api.audit import audit_event, keep_error_body, start_entry
 from vaultauth.api.errors import error_response
 from vaultauth.api.http_protocol import RESPONSE_WRITER, HeldHeadTransport
-from vaultauth.logs import REQUEST_ID, log_event, log_events, request_id_from
+from vaultauth.logs import REQUEST_ID, log_events, request_id_from
 from vaultauth.metrics import Metrics
 
 access_log = logging.getLogger("vaultauth.access")
@@ -123,8 +123,8 @@ class RequestObserver:
                 "status": status,
                 "duration_ms": round(seconds * 1000, 2),
             }
-            if audit is None:
-                log_event(access_log, "request", access)
-            else:
-                log_events([(access_log, "request", access), audit_event(audit, scope, status)])
+            lines = [(access_log, "request", access)]
+            if audit is not None:
+                lines.append(audit_event(audit, scope, status))
+            log_events(lines)
             REQUEST_ID.reset(token)
